@@ -1,0 +1,1 @@
+"""The `stylealign` command-line front end (see `stylealign --help`)."""
