@@ -98,8 +98,8 @@ TWEMOJI_ATTRIBUTION = (
     "Copyright 2019 Twitter, Inc and other contributors; maintained since 2023 by the jdecked/twemoji "
     "contributors.\n"
     "Graphics licensed under CC-BY 4.0: https://creativecommons.org/licenses/by/4.0/\n"
-    "Changes made: composited on a white background, alpha kept as a separate mask, resized to the "
-    "resolution stated in dataset.json."
+    "Changes made: composited on a white background, alpha kept as a separate mask, resized from "
+    "64x64 when dataset.json states another resolution."
 )
 
 NOTO_ATTRIBUTION = (
@@ -108,8 +108,8 @@ NOTO_ATTRIBUTION = (
     "Copyright Google Inc. Licensed under the Apache License, Version 2.0 (the full text is in the "
     "LICENSE file of this data set); flag images from third_party/region-flags are in the public "
     "domain or otherwise exempt from copyright.\n"
-    "Changes made: composited on a white background, alpha kept as a separate mask, resized to the "
-    "resolution stated in dataset.json."
+    "Changes made: composited on a white background, alpha kept as a separate mask, resized from "
+    "64x64 when dataset.json states another resolution."
 )
 
 STYLES: dict[str, EmojiStyle] = {}
