@@ -1,0 +1,151 @@
+"""Training snapshots: atomic directories, ``latest`` lookup, pruning, and the Parquet training log.
+
+A run directory looks like::
+
+    RUN/
+      snapshots/snapshot-000012800/       one directory per snapshot, named by images seen
+        network.safetensors, network.json  G, D, G_ema (+ augment p): a normal stylealign checkpoint
+        training_state.pt                  optimizer states, progress, RNG, loss state (weights_only-safe)
+        fakes.png                          sample grid of G_ema at fixed z
+      samples/fakes000012800.png           every snapshot's grid (kept for viewing progress)
+      reals.png                            a grid of training images
+      log.parquet                          one row per tick: kimg, losses, ADA p, r_t, images/s
+      config.json                          the resolved training configuration
+
+A snapshot is written to ``snapshots/.tmp-*`` and renamed into place when complete, so a
+killed run never leaves a snapshot that ``latest`` would pick up half-written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+SNAPSHOT_PREFIX = "snapshot-"
+
+
+class SnapshotError(RuntimeError):
+    """A snapshot is missing or unreadable; the message names the path."""
+
+
+def snapshot_dir(run_dir: Path, nimg: int) -> Path:
+    return Path(run_dir) / "snapshots" / f"{SNAPSHOT_PREFIX}{nimg:09d}"
+
+
+def list_snapshots(run_dir: Path) -> list[Path]:
+    """Complete snapshots, oldest first."""
+    root = Path(run_dir) / "snapshots"
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(SNAPSHOT_PREFIX)
+             and (p / "training_state.pt").is_file()]
+    return sorted(found, key=lambda p: p.name)
+
+
+def resolve_resume(run_dir: Path, resume: str | os.PathLike | None) -> Path | None:
+    """``None`` -> start fresh; ``"latest"`` -> newest complete snapshot of the run (None if none yet);
+    a path -> that snapshot directory."""
+    if resume is None:
+        return None
+    if str(resume) == "latest":
+        snaps = list_snapshots(run_dir)
+        return snaps[-1] if snaps else None
+    path = Path(resume)
+    if not (path / "training_state.pt").is_file():
+        raise SnapshotError(f"{path}: not a training snapshot (no training_state.pt); "
+                            f"pass a directory under {Path(run_dir) / 'snapshots'} or 'latest'")
+    return path
+
+
+def write_snapshot(run_dir: Path, nimg: int, write_contents) -> Path:
+    """Create a snapshot atomically: ``write_contents(tmp_dir)`` fills a temporary directory which
+    is then renamed to its final name."""
+    final = snapshot_dir(run_dir, nimg)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+    try:
+        write_contents(tmp)
+        _fsync_dir(tmp)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def prune_snapshots(run_dir: Path, keep: int):
+    """Delete all but the newest ``keep`` complete snapshots, and leftovers of killed writes."""
+    for snap in list_snapshots(run_dir)[:-keep]:
+        shutil.rmtree(snap, ignore_errors=True)
+    root = Path(run_dir) / "snapshots"
+    for leftover in root.glob(".tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def save_state(path: Path, state: dict):
+    torch.save(state, path)
+
+
+def load_state(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or foreign file
+        raise SnapshotError(f"{path}: unreadable training state ({exc}); resume from an older snapshot "
+                            f"or start fresh") from exc
+
+
+def atomic_write_bytes(path: Path, data: bytes):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj):
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+
+
+def write_log(path: Path, rows: list[dict]):
+    """Rewrite the Parquet training log atomically (it is small: one row per tick)."""
+    if not rows:
+        return
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    pd.DataFrame(rows).to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def read_log(path: Path, up_to_nimg: int | None = None) -> list[dict]:
+    if not Path(path).is_file():
+        return []
+    frame = pd.read_parquet(path)
+    if up_to_nimg is not None:
+        frame = frame[frame["nimg"] <= up_to_nimg]
+    return frame.to_dict("records")
+
+
+def _fsync_dir(path: Path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
