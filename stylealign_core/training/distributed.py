@@ -39,16 +39,22 @@ class DistContext:
             dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor
 
-    def average_gradients(self, params):
-        """Average .grad of ``params`` over processes with one flattened all-reduce."""
-        if not self.enabled:
-            return
+    def average_gradients(self, params, micro_batches: int = 1):
+        """Turn per-micro-batch gradient sums into the mean over all micro-batches of all processes:
+        one flattened all-reduce (sum), then division by ``micro_batches * world_size``. The same
+        arithmetic runs in a single process, so N processes and one process with N micro-batches
+        give bit-identical gradients."""
         params = [p for p in params if p.grad is not None]
-        if not params:
+        divisor = micro_batches * self.world_size
+        if not params or (divisor == 1 and not self.enabled):
+            return
+        if not self.enabled:
+            for p in params:
+                p.grad /= divisor
             return
         flat = torch.cat([p.grad.flatten() for p in params])
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-        flat /= self.world_size
+        flat /= divisor
         offset = 0
         for p in params:
             n = p.numel()

@@ -241,7 +241,7 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
                 if c_dim:
                     gen_c = torch.from_numpy(labels[np.random.default_rng(_seed(cfg.seed, 3, step, micro))
                                                     .integers(0, num_images, batch_gpu)]).float().to(device)
-                stats = loss.accumulate(phase, real, real_c, gen_z, gen_c, gain=interval / rounds)
+                stats = loss.accumulate(phase, real, real_c, gen_z, gen_c, gain=interval)
                 for key in ("loss_G", "loss_pl", "loss_D", "loss_r1"):
                     if key in stats and not torch.isfinite(stats[key]):
                         raise TrainingDiverged(
@@ -250,7 +250,7 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
                             f"{run_dir / 'snapshots'} are intact: lower the learning rate or raise r1_gamma "
                             f"and resume from one")
                 phase_stats.append(stats)
-            ctx.average_gradients(params)
+            ctx.average_gradients(params, micro_batches=rounds)
             opt.step()
             for p in params:
                 p.requires_grad_(False)

@@ -2,8 +2,8 @@
 
 Phases (as in stylegan2-ada-pytorch): "Gmain" (G adversarial), "Greg" (path length), "Dmain"
 (D adversarial on fakes and reals), "Dreg" (R1 on reals). ``accumulate`` runs one phase on one
-micro-batch and calls backward with the given ``gain`` (the lazy-regularisation interval divided
-by the number of micro-batches, so gradients are means over the whole batch).
+micro-batch and calls backward with the given ``gain`` (the lazy-regularisation interval); the loop
+divides the summed gradients by the number of micro-batches of all processes.
 
 Difference from the reference, on purpose: the path-length penalty is measured against the
 running mean from *before* this step, and the mean is updated once per step from the lengths of
