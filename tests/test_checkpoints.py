@@ -246,3 +246,20 @@ def test_https_download_cache_and_sha(tmp_path, nets, monkeypatch):
         remote.fetch("https://host/nope.pkl")
     with pytest.raises(CheckpointError, match="unsupported URL scheme"):
         load_checkpoint("ftp://host/x.pkl")
+
+
+def test_identical_saves_are_byte_identical(tmp_path):
+    """DVC tracks checkpoints by hash: the same tensors and metadata must give the same bytes."""
+    import hashlib
+
+    from stylealign_core import Generator
+    from stylealign_core.checkpoints import save_checkpoint
+
+    G = Generator(z_dim=8, w_dim=8, img_resolution=8, img_channels=3, mapping_layers=1, channel_base=64,
+                  channel_max=8)
+    texts, digests = [], []
+    for run in ("a", "b"):
+        save_checkpoint(tmp_path / run / "net", {"G": G}, metadata={"kimg": 1, "recipe": {"x": [1, 2]}})
+        digests.append(hashlib.sha256((tmp_path / run / "net.safetensors").read_bytes()).hexdigest())
+        texts.append((tmp_path / run / "net.json").read_text())
+    assert digests[0] == digests[1] and texts[0] == texts[1]

@@ -12,17 +12,17 @@ tensors ("extras", e.g. ``augment_pipe.p``) keep their own names.
       "networks": {"G_ema": {"class": "Generator", "config": {...constructor kwargs...}, "num_params": 1}},
       "extra":    {"augment_pipe.p": {"shape": [], "dtype": "float32"}},
       "metadata": {...free-form JSON: kimg, recipe, parent {uri, sha256}, commit, ...},
-      "created_utc": "2025-01-01T00:00:00Z", "written_by": {"stylealign": "0.1.0", "torch": "2.13.0"}
+      "written_by": {"stylealign": "0.1.0", "torch": "2.13.0"}
     }
 
-Networks are rebuilt from ``class`` + ``config`` (no pickle anywhere) and loaded with strict=True.
+No time stamps and a single sorted-JSON safetensors header key: saving the same tensors and metadata
+twice gives byte-identical files (DVC sees no change). Networks are rebuilt from ``class`` + ``config`` (no pickle anywhere) and loaded with strict=True.
 Saving is atomic: each file is written to a temporary name in the target directory, fsynced and
 ``os.replace``d; the manifest goes last, so an interrupted save leaves either the previous valid
 pair or a tensor file whose sha256 the manifest does not vouch for (refused on load).
 """
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
@@ -153,7 +153,10 @@ def save_checkpoint(path: str | os.PathLike, networks: dict[str, torch.nn.Module
     tensors, described, extras = _collect_tensors(networks, extra_tensors)
     to_json(described, what="network configs", source=manifest_path)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    header = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "manifest": manifest_path.name}
+    # One header key holding sorted JSON: safetensors serialises its metadata map in hash order, so
+    # several keys would make the bytes (and the sha256 DVC tracks) differ between identical saves.
+    header = {"stylealign": json.dumps({"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+                                        "manifest": manifest_path.name}, sort_keys=True)}
     written = {}
 
     def write_tensors(tmp: Path) -> None:
@@ -168,7 +171,6 @@ def save_checkpoint(path: str | os.PathLike, networks: dict[str, torch.nn.Module
         "networks": described,
         "extra": extras,
         "metadata": metadata,
-        "created_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "written_by": {"stylealign": __version__, "torch": torch.__version__},
     }
     text = to_json(manifest, source=manifest_path) + "\n"
@@ -213,7 +215,7 @@ def manifest_for(path: str | os.PathLike) -> Path:
             if len(head) == 8 and head[:1] != b"{":  # a safetensors file: its header names its manifest
                 try:
                     header = json.loads(f.read(min(int.from_bytes(head, "little"), 1 << 24)))
-                    name = header.get("__metadata__", {}).get("manifest")
+                    name = json.loads(header.get("__metadata__", {}).get("stylealign", "{}")).get("manifest")
                     if isinstance(name, str) and name and Path(name).name == name:
                         return path.with_name(name)
                 except (ValueError, AttributeError):

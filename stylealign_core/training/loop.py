@@ -211,8 +211,7 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
     bar = None
     if progress and ctx.is_main:
         from tqdm.auto import tqdm
-        bar = tqdm(total=round(total_nimg / 1000, 3), initial=round(nimg / 1000, 3), unit="kimg",
-                   desc="train", dynamic_ncols=True)
+        bar = tqdm(total=total_nimg, initial=nimg, unit="img", unit_scale=True, desc="train", dynamic_ncols=True)
     last_snapshot = None
     while nimg < total_nimg:
         idx = batch_indices(cfg.seed, step, batch, num_images)
@@ -270,7 +269,7 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
         nimg += batch
         step += 1
         if bar is not None:
-            bar.update(round(nimg / 1000 - bar.n, 3))
+            bar.update(batch)
         if nimg >= next_tick or nimg >= total_nimg:
             elapsed = max(time.time() - tick_start, 1e-9)
             row = {"nimg": nimg, "kimg": nimg / 1000, "step": step,
