@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test repro bench clean
+.PHONY: setup test repro smoke bench
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,9 @@ test: setup
 
 repro: setup
 	DVC_NO_ANALYTICS=1 $(BIN)/stylealign repro
+
+smoke: setup
+	DVC_NO_ANALYTICS=1 $(BIN)/stylealign repro --smoke
 
 bench: setup
 	$(BIN)/python bench/networks.py

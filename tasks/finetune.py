@@ -1,0 +1,128 @@
+"""Stage `finetune`: fine-tune the child from the resolved parent on the child data set.
+
+``train_child`` wraps :func:`stylealign_core.training.api.finetune_child` (resume from the newest
+snapshot of the run directory when its settings match); ``parent_vs_child_grid`` writes the
+comparison sheet (same z: parent row, then child row); ``write_metrics`` the DVC metrics file.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from stylealign_core.checkpoints import load_generator
+from stylealign_core.grid import save_image_grid
+from stylealign_core.training.api import FINAL_NAME, finetune_child, set_threads
+from stylealign_core.training.config import TrainConfig
+
+from ._common import logger, read_json, write_json
+
+GRID_NAME = "parent_vs_child.png"
+# Settings that may change between a snapshot and a resumed run without invalidating it.
+RESUMABLE_CHANGES = {"total_kimg", "snapshot_kimg", "keep_snapshots"}
+
+
+class ResumeMismatch(RuntimeError):
+    """The run directory holds a run with other settings; the message says which and what to do."""
+
+
+def final_checkpoint(run_dir: str | Path) -> Path:
+    return Path(run_dir) / f"{FINAL_NAME}.json"
+
+
+def _check_resumable(run_dir: Path, cfg: TrainConfig, parent_sha256: str, data: str) -> None:
+    recorded = read_json(run_dir / "config.json")
+    if not recorded:
+        return
+    old = dict(recorded.get("train") or {})
+    new = json.loads(json.dumps(cfg.to_dict()))
+    diffs = []
+    for key in sorted(set(old) | set(new)):
+        if key in RESUMABLE_CHANGES:
+            continue
+        if key in ("r1_gamma", "ema_kimg") and new.get(key) in ("auto", None):
+            continue  # config.json records the number "auto"/None resolved to
+        if old.get(key) != new.get(key):
+            diffs.append(f"finetune.train.{key}: {old.get(key)!r} -> {new.get(key)!r}")
+    meta = recorded.get("metadata") or {}
+    old_parent = (meta.get("parent") or {}).get("sha256")
+    if old_parent and old_parent != parent_sha256:
+        diffs.append(f"parent sha256: {old_parent[:12]}... -> {parent_sha256[:12]}...")
+    old_data = (meta.get("recipe") or {}).get("data")
+    if old_data and Path(old_data).resolve() != Path(data).resolve():
+        diffs.append(f"data: {old_data} -> {data}")
+    if diffs:
+        raise ResumeMismatch(f"{run_dir} holds a run with other settings ({'; '.join(diffs)}); set "
+                             "finetune.resume: null in params.yaml to start afresh (the directory is cleared), "
+                             "or move it away")
+
+
+@task(name="finetune.train_child", cache_policy=NO_CACHE)
+def train_child(train: dict, parent_checkpoint: str, parent_sha256: str, data: str, run_dir: str,
+                resume: str | None, threads: int | None) -> dict:
+    """Fine-tune; returns a JSON-able summary (kimg, steps, seconds, checkpoint, last log row)."""
+    log = logger()
+    cfg = TrainConfig.from_dict(train)
+    run = Path(run_dir)
+    if resume is None and run.exists():
+        log.info("finetune.resume is null: clearing %s", run)
+        shutil.rmtree(run)
+    elif resume == "latest" and run.exists():
+        _check_resumable(run, cfg, parent_sha256, data)
+    set_threads(threads)
+    log.info("fine-tuning %s kimg, batch %s, precision %s, %s torch threads: parent %s, data %s -> %s",
+             cfg.total_kimg, cfg.batch, cfg.precision, torch.get_num_threads(), parent_checkpoint, data, run)
+    t0 = time.time()
+    result = finetune_child(cfg, parent_checkpoint, data, run, resume=resume, progress=False)
+    seconds = time.time() - t0
+    rows = result.get("log") or []
+    last = {k: _num(v) for k, v in (rows[-1] if rows else {}).items()}
+    speeds = [r["images_per_s"] for r in rows if "images_per_s" in r]
+    summary = {"kimg": float(result["kimg"]), "steps": int(result["steps"]), "seconds": round(seconds, 2),
+               "images_per_s": _num(float(np.mean(speeds))) if speeds else None,
+               "checkpoint": str(result["checkpoint"]) + ".json", "last": last}
+    log.info("fine-tuned to %.3f kimg in %.1f s -> %s", summary["kimg"], seconds, summary["checkpoint"])
+    return summary
+
+
+def _num(v):
+    if isinstance(v, (np.generic,)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+@task(name="finetune.parent_vs_child_grid", cache_policy=NO_CACHE)
+def parent_vs_child_grid(parent_checkpoint: str, child_checkpoint: str, out: str, columns: int, seed: int,
+                         truncation_psi: float) -> str:
+    """Same z for both generators (G_ema): parent row, then child row, ``columns`` samples each."""
+    parent = load_generator(parent_checkpoint)
+    child = load_generator(child_checkpoint)
+    if (parent.z_dim, parent.img_resolution) != (child.z_dim, child.img_resolution):
+        raise ValueError(f"parent ({parent_checkpoint}) and child ({child_checkpoint}) differ in architecture")
+    z = torch.randn(columns, parent.z_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        rows = [G(z, None, truncation_psi=truncation_psi, noise_mode="const") for G in (parent, child)]
+    path = save_image_grid(torch.cat(rows), out, ncols=columns)
+    logger().info("wrote %s (row 1: parent, row 2: child; %d samples, seed %d)", path, columns, seed)
+    return str(path)
+
+
+@task(name="finetune.write_metrics", cache_policy=NO_CACHE)
+def write_metrics(path: str, summary: dict) -> dict:
+    """The DVC metrics file: kimg, steps, seconds, images/s and the last logged losses."""
+    metrics = {"kimg": summary["kimg"], "steps": summary["steps"], "seconds": summary["seconds"],
+               "images_per_s": summary["images_per_s"]}
+    for key in ("loss_G", "loss_D", "loss_r1", "loss_pl", "augment_p", "score_real", "score_fake"):
+        if summary["last"].get(key) is not None:
+            metrics[key] = summary["last"][key]
+    write_json(path, metrics)
+    return metrics

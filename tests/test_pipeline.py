@@ -1,0 +1,436 @@
+"""The pipeline end to end, against real servers and tools (no mocks).
+
+* a real Prefect server (``prefect server start`` on 127.0.0.1, a free port, SQLite in a temporary
+  PREFECT_HOME) shared by the module; the smoke pipeline flow runs against it and its final state is
+  read back with the Prefect client;
+* ``dvc repro smoke/dvc.yaml`` in a temporary copy of the repository (its own git repo and DVC
+  site cache); a second ``dvc repro`` has nothing to do;
+* malformed params and bad parent URIs fail with messages that name the key / the URI.
+
+The data stage really builds the emoji data sets (npm tarballs come from the data library's cache,
+``$STYLEALIGN_CACHE``, fetched on first use). Budget: a few minutes on 2 CPU cores.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SERVER_START_TIMEOUT_S = 45
+STAGES = ["data", "parent", "finetune"]
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+def _env(**extra) -> dict:
+    env = dict(os.environ)
+    env.pop("PREFECT_API_URL", None)
+    env.update({"PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1"})
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run(cmd, timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    """subprocess.run in its own session; on timeout the whole process group is killed."""
+    proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, **kwargs)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"{cmd} did not finish in {timeout} s\n--- stdout\n{out[-3000:]}\n--- stderr\n{err[-3000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _show(proc) -> str:
+    return f"rc={proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server's own session: it and its children only
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+def flow_runs(api_url: str, flow_name: str) -> list:
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    with SyncPrefectClient(api_url) as client:
+        return client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])))
+
+
+# ---- fixtures ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory):
+    """A real Prefect server on 127.0.0.1:<free port>, SQLite under a temporary PREFECT_HOME."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = _free_port()
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen([BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            env=_env(PREFECT_HOME=home, PREFECT_UI_ENABLED="false"))
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"prefect server exited with {proc.returncode}:\n{(home / 'server.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"prefect server not healthy after {SERVER_START_TIMEOUT_S} s:\n"
+                            f"{(home / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def client_env(prefect_server, tmp_path_factory):
+    """Environment of a `stylealign`/`dvc` command that reports to the test server."""
+    return _env(PREFECT_API_URL=prefect_server, PREFECT_HOME=tmp_path_factory.mktemp("prefect-client"))
+
+
+@pytest.fixture(scope="module")
+def smoke_flow(client_env, tmp_path_factory):
+    """The smoke pipeline flow (`stylealign pipeline run --stage all`) run once against the server."""
+    work = tmp_path_factory.mktemp("smoke-flow")
+    shutil.copy(ROOT / "smoke" / "params.yaml", work / "params.yaml")
+    t0 = time.time()
+    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "all", "--params", work / "params.yaml"],
+               timeout=300, env=client_env, cwd=work)
+    print(f"smoke pipeline flow: {time.time() - t0:.1f} s")
+    assert proc.returncode == 0, _show(proc)
+    return work
+
+
+def copy_repo(dst: Path) -> Path:
+    """The repository's files (tracked + untracked, minus git-ignored and smoke outputs) in ``dst``."""
+    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, names):
+        if name.startswith("smoke/") and name not in ("smoke/dvc.yaml", "smoke/params.yaml"):
+            continue  # outputs of local smoke runs and their dvc.lock
+        src = ROOT / name
+        if src.is_file():
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / name)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def dvc_repo(client_env, tmp_path_factory):
+    """A temporary copy of the repository with `dvc repro smoke/dvc.yaml` run twice."""
+    base = tmp_path_factory.mktemp("dvc")
+    repo = copy_repo(base / "repo")
+    env = dict(client_env, PYTHONPATH=str(repo))  # the stages import the copy's code
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    dvc = [sys.executable, "-m", "dvc"]
+    if not (repo / ".dvc").is_dir():
+        subprocess.run(dvc + ["init", "-q"], cwd=repo, check=True, env=env)
+    subprocess.run(dvc + ["config", "--local", "core.site_cache_dir", str(base / "site-cache")], cwd=repo,
+                   check=True, env=env)
+    t0 = time.time()
+    first = run(dvc + ["repro", "smoke/dvc.yaml"], timeout=420, cwd=repo, env=env)
+    t1 = time.time()
+    second = run(dvc + ["repro", "smoke/dvc.yaml"], timeout=120, cwd=repo, env=env)
+    print(f"dvc repro: first {t1 - t0:.1f} s, second {time.time() - t1:.1f} s")
+    wrapper = run([BIN / "stylealign", "repro", "--smoke"], timeout=120, cwd=repo / "smoke", env=env)
+    return {"repo": repo, "env": env, "dvc": dvc, "first": first, "second": second, "wrapper": wrapper}
+
+
+# ---- (a) the smoke flow against a real Prefect server ----------------------------------------------
+
+def test_smoke_flow_run_completed_on_the_server(smoke_flow, prefect_server):
+    runs = flow_runs(prefect_server, "pipeline")
+    assert runs, "no `pipeline` flow run on the server"
+    assert all(r.state.is_completed() for r in runs), [(r.name, r.state.name) for r in runs]
+    for stage in STAGES:
+        subs = [r for r in flow_runs(prefect_server, stage) if r.parent_task_run_id is not None]
+        assert subs and all(r.state.is_completed() for r in subs), (stage, [(r.name, r.state) for r in subs])
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    with SyncPrefectClient(prefect_server) as client:
+        arts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["finetune-child"])))
+    assert arts and "parent_vs_child.png" in arts[0].data, arts
+
+
+def test_smoke_flow_outputs(smoke_flow):
+    from PIL import Image
+
+    from stylealign_core.checkpoints import load_checkpoint
+    from stylealign_core.data import open_dataset
+    from stylealign_core.params import load_params
+
+    p = load_params(smoke_flow / "params.yaml")
+    ids = {}
+    for which in ("parent", "child"):
+        ds, meta = open_dataset(p.resolve(getattr(p.data, which).out), split=None)
+        assert meta["num_images"] == p.data.limit and meta["resolution"] == p.data.resolution
+        assert meta["subset"]["limit"] == p.data.limit
+        ids[which] = ds.ids
+    assert ids["parent"] == ids["child"], "the two styles' subsets should hold the same emoji"
+
+    lineage = json.loads((p.resolve(p.parent.out) / "lineage.json").read_text())
+    assert lineage["source"]["format"] == "init" and lineage["resolved"]["resolution"] == p.data.resolution
+
+    run_dir = p.resolve(p.finetune.out)
+    child = load_checkpoint(run_dir / "network-final.json")
+    assert {"G", "D", "G_ema"} <= set(child.networks)
+    assert child.metadata["kind"] == "child"
+    assert child.metadata["parent"]["sha256"] == lineage["resolved"]["sha256"]
+    assert child.generator.img_resolution == p.data.resolution
+
+    with Image.open(run_dir / "parent_vs_child.png") as img:
+        res, cols = p.data.resolution, p.finetune.grid.columns
+        assert img.size == (cols * res, 2 * res)
+
+    metrics = json.loads(p.resolve(p.finetune.metrics).read_text())
+    assert metrics["kimg"] == pytest.approx(p.finetune.train.total_kimg)
+    assert metrics["steps"] >= 1 and metrics["seconds"] > 0
+
+
+def test_rerunning_a_stage_outside_dvc_keeps_what_is_up_to_date(smoke_flow, client_env):
+    before = {p: p.stat().st_mtime_ns for p in (smoke_flow / "models" / "parent-resolved").iterdir()}
+    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "parent", "--params", smoke_flow / "params.yaml"],
+               timeout=120, env=client_env, cwd=smoke_flow)
+    assert proc.returncode == 0, _show(proc)
+    assert "is up to date" in proc.stdout + proc.stderr
+    after = {p: p.stat().st_mtime_ns for p in (smoke_flow / "models" / "parent-resolved").iterdir()}
+    assert before == after
+
+
+# ---- (b) dvc repro of the smoke project ---------------------------------------------------------------
+
+def test_dvc_repro_smoke_completes(dvc_repo):
+    first, repo = dvc_repo["first"], dvc_repo["repo"]
+    assert first.returncode == 0, _show(first)
+    for stage in STAGES:
+        assert f"Running stage 'smoke/dvc.yaml:{stage}'" in first.stdout, _show(first)
+    lock = yaml.safe_load((repo / "smoke" / "dvc.lock").read_text())
+    assert set(lock["stages"]) == set(STAGES)
+    assert (repo / "smoke" / "runs" / "child" / "network-final.json").is_file()
+    assert (repo / "smoke" / "runs" / "child" / "parent_vs_child.png").is_file()
+    assert json.loads((repo / "smoke" / "metrics" / "finetune.json").read_text())["steps"] >= 1
+
+
+def test_second_dvc_repro_has_nothing_to_do(dvc_repo):
+    second = dvc_repo["second"]
+    assert second.returncode == 0, _show(second)
+    assert "Running stage" not in second.stdout, _show(second)
+    assert "Data and pipelines are up to date." in second.stdout, _show(second)
+    status = run(dvc_repo["dvc"] + ["status", "smoke/dvc.yaml"], timeout=60, cwd=dvc_repo["repo"], env=dvc_repo["env"])
+    assert status.returncode == 0 and "up to date" in status.stdout, _show(status)
+
+
+def test_stylealign_repro_smoke_wraps_dvc_repro(dvc_repo):
+    """`stylealign repro --smoke` (run from a subdirectory) finds the repository root and runs dvc."""
+    wrapper = dvc_repo["wrapper"]
+    assert wrapper.returncode == 0, _show(wrapper)
+    assert f"+ dvc repro smoke/dvc.yaml (in {dvc_repo['repo']})" in wrapper.stdout, _show(wrapper)
+    assert "Data and pipelines are up to date." in wrapper.stdout, _show(wrapper)
+
+
+def test_dvc_stages_ran_the_same_flows(dvc_repo, prefect_server):
+    """Each dvc.yaml stage ran its Prefect flow (top-level runs, not sub-flows), reported to the server."""
+    params = str(dvc_repo["repo"] / "smoke" / "params.yaml")
+    for stage in STAGES:
+        mine = [r for r in flow_runs(prefect_server, stage) if r.parameters.get("params_path") == params]
+        assert len(mine) == 1 and mine[0].parent_task_run_id is None, (stage, mine)
+        assert mine[0].state.is_completed(), (stage, mine[0].state)
+
+
+def test_changing_a_finetune_param_outdates_only_finetune(dvc_repo):
+    repo = dvc_repo["repo"]
+    path = repo / "smoke" / "params.yaml"
+    original = path.read_text()
+    try:
+        path.write_text(original.replace("    seed: 0\n    truncation_psi", "    seed: 1\n    truncation_psi"))
+        assert path.read_text() != original
+        status = run(dvc_repo["dvc"] + ["status", "--json", "smoke/dvc.yaml"], timeout=60, cwd=repo, env=dvc_repo["env"])
+        assert status.returncode == 0, _show(status)
+        assert list(json.loads(status.stdout)) == ["smoke/dvc.yaml:finetune"], status.stdout
+    finally:
+        path.write_text(original)
+
+
+# ---- serving: flow.serve() deployment, cron schedule, a run started from the server --------------------
+
+def test_serve_registers_a_scheduled_deployment_that_runs(tmp_path, client_env, prefect_server):
+    from prefect.client.orchestration import SyncPrefectClient
+
+    params = _params(tmp_path)
+    log = open(tmp_path / "serve.log", "w")
+    proc = subprocess.Popen([BIN / "stylealign", "pipeline", "serve", "--stage", "parent", "--params", params,
+                             "--name", "test-serve", "--cron", "0 3 * * *"], stdout=log, stderr=subprocess.STDOUT,
+                            env=client_env, cwd=tmp_path, start_new_session=True)
+    try:
+        with SyncPrefectClient(prefect_server) as client:
+            deadline = time.monotonic() + 90
+            deployment = None
+            while deployment is None:
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                try:
+                    deployment = client.read_deployment_by_name("parent/test-serve")
+                except Exception:  # noqa: BLE001 - ObjectNotFound until serve() has registered it
+                    time.sleep(1)
+            assert [s.schedule.cron for s in deployment.schedules] == ["0 3 * * *"]
+            assert deployment.parameters == {"params_path": str(params)}
+            flow_run = client.create_flow_run_from_deployment(deployment.id)
+            while not (state := client.read_flow_run(flow_run.id).state).is_final():
+                assert time.monotonic() < deadline + 60, (tmp_path / "serve.log").read_text()
+                time.sleep(1)
+            assert state.is_completed(), (state, (tmp_path / "serve.log").read_text())
+        assert (tmp_path / "models" / "parent-resolved" / "network.json").is_file()
+    finally:
+        _stop(proc)
+        log.close()
+
+
+# ---- (c) clear failures ---------------------------------------------------------------------------------
+
+def _params(tmp_path: Path, **edits) -> Path:
+    doc = yaml.safe_load((ROOT / "smoke" / "params.yaml").read_text())
+    for dotted, value in edits.items():
+        *parents, leaf = dotted.split("__")
+        node = doc
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_malformed_params_fail_naming_the_key(tmp_path):
+    path = _params(tmp_path, finetune__train__batch="abc")
+    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "finetune", "--params", path], timeout=60,
+               env=_env(), cwd=tmp_path)
+    assert proc.returncode == 2, _show(proc)
+    assert f"{path}: finetune.train.batch: expected int, got 'abc'" in proc.stderr
+    assert "Starting temporary server" not in proc.stdout + proc.stderr  # validated before Prefect starts
+
+
+def test_unsupported_parent_uri_scheme_fails_at_validation(tmp_path):
+    path = _params(tmp_path, parent__uri="ftp://example.org/parent.pkl")
+    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "parent", "--params", path], timeout=60,
+               env=_env(), cwd=tmp_path)
+    assert proc.returncode == 2, _show(proc)
+    assert "parent.uri: unsupported URL scheme" in proc.stderr
+
+
+def test_missing_parent_checkpoint_fails_clearly(tmp_path, client_env):
+    path = _params(tmp_path, parent__uri="models/no-such-parent")
+    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "parent", "--params", path], timeout=120,
+               env=client_env, cwd=tmp_path)
+    assert proc.returncode == 1, _show(proc)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("stylealign pipeline: error: stage parent failed:"), last
+    assert "parent.uri 'models/no-such-parent'" in last and "no such file" in last, last
+
+
+def _tiny_checkpoint(path: Path, networks=("G", "D", "G_ema")) -> str:
+    import torch
+
+    from stylealign_core import Discriminator, Generator
+    from stylealign_core.checkpoints import save_checkpoint, sha256_file
+    torch.manual_seed(0)
+    kw = dict(img_resolution=32, img_channels=3, channel_base=256, channel_max=32)
+    nets = {"G": Generator(z_dim=32, w_dim=32, mapping_layers=2, **kw), "D": Discriminator(**kw)}
+    nets["G_ema"] = nets["G"]
+    save_checkpoint(path, {k: nets[k] for k in networks}, metadata={"kind": "parent", "note": "made by the test"})
+    return sha256_file(path.with_suffix(".safetensors"))
+
+
+def test_parent_stage_resolves_a_local_checkpoint_and_checks_its_hash(tmp_path, client_env):
+    sha = _tiny_checkpoint(tmp_path / "models" / "tiny")
+    stylealign = [BIN / "stylealign", "pipeline", "run", "--stage", "parent"]
+    bad = _params(tmp_path, parent__uri="models/tiny", parent__sha256="0" * 64)
+    proc = run(stylealign + ["--params", bad], timeout=120, env=client_env, cwd=tmp_path)
+    assert proc.returncode == 1 and "does not match the expected" in proc.stderr, _show(proc)
+
+    good = _params(tmp_path, parent__uri="models/tiny", parent__sha256=sha)
+    proc = run(stylealign + ["--params", good], timeout=120, env=client_env, cwd=tmp_path)
+    assert proc.returncode == 0, _show(proc)
+    lineage = json.loads((tmp_path / "models" / "parent-resolved" / "lineage.json").read_text())
+    assert lineage["source"] == {"uri": "models/tiny", "format": "stylealign", "sha256": sha,
+                                 "file": str(tmp_path / "models" / "tiny.json")}
+    from stylealign_core.checkpoints import load_checkpoint
+    resolved = load_checkpoint(tmp_path / "models" / "parent-resolved" / "network.json")
+    assert resolved.sha256 == lineage["resolved"]["sha256"] and resolved.metadata["note"] == "made by the test"
+
+
+def test_parent_without_a_discriminator_is_refused(tmp_path, client_env):
+    _tiny_checkpoint(tmp_path / "gen-only", networks=("G_ema",))
+    path = _params(tmp_path, parent__uri="gen-only.json")
+    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "parent", "--params", path], timeout=120,
+               env=client_env, cwd=tmp_path)
+    assert proc.returncode == 1, _show(proc)
+    assert "fine-tuning needs the parent's G and D network(s)" in proc.stderr, _show(proc)
+
+
+# ---- the shape: one name per stage everywhere ----------------------------------------------------------
+
+def test_stage_names_agree_everywhere():
+    from flows.pipeline import STAGES as FLOWS
+    from stylealign.pipeline_cli import STAGE_NAMES
+    from stylealign_core.params import SECTIONS
+
+    root = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    smoke = yaml.safe_load((ROOT / "smoke" / "dvc.yaml").read_text())["stages"]
+    assert list(root) == list(smoke) == list(FLOWS) == list(SECTIONS) == list(STAGE_NAMES) == STAGES
+    for name, fl in FLOWS.items():
+        assert fl.name == name
+        assert root[name]["cmd"] == smoke[name]["cmd"] == f"stylealign pipeline run --stage {name} --params params.yaml"
+        assert (ROOT / "tasks" / f"{name}.py").is_file()
+        code = [d for d in root[name]["deps"] if not d.startswith("${") and d != "models/parent"]
+        assert [d for d in smoke[name]["deps"] if not d.startswith("${")] == ["../" + d for d in code]
+        assert f"tasks/{name}.py" in code
+        for dep in code:
+            assert (ROOT / dep).exists(), dep
+        assert root[name]["params"] == smoke[name]["params"]
+        assert root[name]["outs"] == smoke[name]["outs"]
+
+
+def test_repro_command_line():
+    from stylealign.pipeline_cli import repro_command
+    assert repro_command()[1:] == ["-m", "dvc", "repro"]
+    assert repro_command(smoke=True)[3:] == ["repro", "smoke/dvc.yaml"]
+    assert repro_command(smoke=True, force=True, targets=["finetune"])[3:] == [
+        "repro", "--force", "smoke/dvc.yaml:finetune"]
