@@ -97,7 +97,8 @@ class Discriminator(torch.nn.Module):
         self.block_resolutions = [2 ** i for i in range(img_resolution.bit_length() - 1, 2, -1)]
         ch = {res: min(channel_base // res, channel_max) for res in self.block_resolutions + [4]}
         cmap_dim = (ch[4] if cmap_dim is None else cmap_dim) if c_dim else 0
-        self.channels_last = False
+        # None = auto (channels_last on CPU and under CUDA autocast, see ops.use_channels_last); True/False force it.
+        self.channels_last: bool | None = None
         for res in self.block_resolutions:
             in_channels = ch[res] if res < img_resolution else 0
             setattr(self, f"b{res}", DiscriminatorBlock(in_channels, ch[res], ch[res // 2], img_channels,
@@ -109,8 +110,8 @@ class Discriminator(torch.nn.Module):
                                         mbstd_num_channels=mbstd_num_channels, conv_clamp=conv_clamp)
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        if self.channels_last:
-            img = img.contiguous(memory_format=torch.channels_last)
+        if ops.use_channels_last(self.channels_last, img.device.type):
+            img = ops.to_channels_last(img)
         x = None
         for res in self.block_resolutions:
             x = getattr(self, f"b{res}")(x, img)

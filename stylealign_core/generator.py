@@ -155,7 +155,8 @@ class SynthesisNetwork(torch.nn.Module):
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
         self.block_resolutions = [2 ** i for i in range(2, img_resolution.bit_length())]
         self.channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
-        self.channels_last = False
+        # None = auto (channels_last on CPU and under CUDA autocast, see ops.use_channels_last); True/False force it.
+        self.channels_last: bool | None = None
         self.num_ws = 0
         layers, offset = [], 0
         for res in self.block_resolutions:
@@ -197,18 +198,19 @@ class SynthesisNetwork(torch.nn.Module):
         noise = noise or {}
         if fused is None:  # grouped conv wins on GPUs at inference; the unfused path wins on CPU and in training
             fused = s.device.type == "cuda" and not torch.is_grad_enabled()
+        channels_last = ops.use_channels_last(self.channels_last, s.device.type)
         x = img = None
         for res, block in zip(self.block_resolutions, self.blocks()):
             if x is None:
                 x = block.const.unsqueeze(0).repeat([s.shape[0], 1, 1, 1])
-                if self.channels_last:
+                if channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
             for name, layer in block.conv_layers():
                 key = f"b{res}.{name}"
                 x = layer(x, styles[key], noise_mode=noise_mode, noise=noise.get(key), fused=fused)
             y = block.torgb(x, styles[f"b{res}.torgb"], fused=fused).float()
             img = y if img is None else ops.upsample2d(img, block.resample_filter) + y
-        return img
+        return img.contiguous()  # a plain NCHW image whatever the internal layout (3 channels: cheap)
 
 
 class Generator(torch.nn.Module):

@@ -58,13 +58,18 @@ class Conv2dLayer(torch.nn.Module):
         self.bias = torch.nn.Parameter(torch.zeros([out_channels])) if bias else None
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        w = self.weight * self.weight_gain
+        # act(conv(x, w) + b) * g == act(conv(x, w * g) + b * g) for g > 0 (linear, lrelu): the gains go
+        # into the (small) weight and bias, the bias into the conv, leaving one activation pass.
+        act_gain = self.act_gain * gain
+        fold = act_gain if act_gain > 0 else 1.0
+        w = self.weight * (self.weight_gain * fold)
+        b = None if self.bias is None else (self.bias * fold if fold != 1 else self.bias)
         if self.down == 2:
-            x = ops.conv_down2(x, w, self.resample_filter)
+            x = ops.conv_down2(x, w, self.resample_filter, bias=b)
         else:
-            x = F.conv2d(x, w.to(x.dtype), padding=self.kernel_size // 2)
+            x = ops.conv2d(x, w, b, padding=self.kernel_size // 2)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return ops.bias_act(x, self.bias, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+        return ops.scale_bias_act(x, act=self.activation, gain=act_gain / fold, clamp=clamp)
 
     def extra_repr(self) -> str:
         return f"in={self.in_channels}, out={self.out_channels}, k={self.kernel_size}, down={self.down}"
@@ -105,10 +110,11 @@ class SynthesisLayer(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, styles: torch.Tensor, noise_mode: str = "random",
                 noise: torch.Tensor | None = None, fused: bool = False) -> torch.Tensor:
-        x = ops.modulated_conv2d(x, self.weight, styles, noise=self.make_noise(x, noise_mode, noise),
-                                 up=self.up, resample_filter=self.resample_filter, fused=fused)
-        clamp = self.conv_clamp * ops.LRELU_GAIN if self.conv_clamp is not None else None
-        return ops.bias_act(x, self.bias, act="lrelu", gain=ops.LRELU_GAIN, clamp=clamp)
+        # clamp: +-conv_clamp on the activated output, as stylegan2-ada-pytorch (act_clamp = conv_clamp * gain,
+        # gain = 1 here; the lrelu gain is not applied to the clamp).
+        return ops.modulated_conv2d(x, self.weight, styles, noise=self.make_noise(x, noise_mode, noise),
+                                    up=self.up, resample_filter=self.resample_filter, fused=fused,
+                                    bias=self.bias, act="lrelu", gain=ops.LRELU_GAIN, clamp=self.conv_clamp)
 
     def extra_repr(self) -> str:
         return f"in={self.in_channels}, out={self.out_channels}, res={self.resolution}, up={self.up}"
@@ -126,8 +132,8 @@ class ToRGBLayer(torch.nn.Module):
         self.weight_gain = 1 / math.sqrt(in_channels)
 
     def forward(self, x: torch.Tensor, styles: torch.Tensor, fused: bool = False) -> torch.Tensor:
-        x = ops.modulated_conv2d(x, self.weight, styles * self.weight_gain, demodulate=False, fused=fused)
-        return ops.bias_act(x, self.bias, clamp=self.conv_clamp)
+        return ops.modulated_conv2d(x, self.weight, styles * self.weight_gain, demodulate=False, fused=fused,
+                                    bias=self.bias, clamp=self.conv_clamp)
 
     def extra_repr(self) -> str:
         return f"in={self.in_channels}, out={self.out_channels}"
