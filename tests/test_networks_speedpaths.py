@@ -59,8 +59,8 @@ def test_conv2d_equals_f_conv2d_with_derivatives(stride, padding, k, with_bias):
 
 def test_conv2d_follows_autocast_and_skips_unwanted_grads(monkeypatch):
     calls = []
-    real_dw = ops._conv_dw
-    monkeypatch.setattr(ops, "_conv_dw", lambda *a: calls.append("dw") or real_dw(*a))
+    real_dw = ops.conv._conv_dw
+    monkeypatch.setattr(ops.conv, "_conv_dw", lambda *a: calls.append("dw") or real_dw(*a))
     x = torch.randn(2, 4, 8, 8, requires_grad=True)
     w = torch.randn(5, 4, 3, 3, requires_grad=True)
     with autocast("cpu", "bf16"):
