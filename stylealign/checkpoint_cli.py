@@ -82,7 +82,7 @@ def cmd_convert(args) -> int:
     try:
         networks = [n.strip() for n in args.networks.split(",") if n.strip()] if args.networks else None
         manifest, ckpt = convert_checkpoint(args.src, args.dst, networks=networks, sha256=args.sha256,
-                                            metadata=_parse_metadata(args.meta))
+                                            metadata=_parse_metadata(args.meta), dtype=args.dtype)
     except (CheckpointError, argparse.ArgumentTypeError) as exc:
         return _fail(exc)
     _, tensors = checkpoint_paths(manifest)
@@ -183,6 +183,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("dst", metavar="DST", help="output checkpoint: NAME, NAME.json or NAME.safetensors")
     p.add_argument("--networks", metavar="A,B", help="only these networks (e.g. G_ema); default: all present")
     p.add_argument("--sha256", metavar="HEX", help="refuse SRC unless its sha256 is this")
+    p.add_argument("--dtype", choices=["float16", "bfloat16"],
+                   help="store the network weights at this precision (half the file size; loading gives float32 "
+                        "networks). Default: float32, exact")
     p.add_argument("--meta", action="append", metavar="KEY=VALUE",
                    help="add a metadata entry (VALUE parsed as JSON when it is JSON); repeatable")
     p.set_defaults(func=cmd_convert)

@@ -9,7 +9,7 @@ from PIL import Image
 from stylealign.cli import main
 from stylealign.checkpoint_cli import parse_seeds
 from stylealign_core import Discriminator, Generator
-from stylealign_core.checkpoints import checkpoint_paths, load_checkpoint, save_checkpoint
+from stylealign_core.checkpoints import CheckpointError, checkpoint_paths, load_checkpoint, save_checkpoint
 
 from test_checkpoints import randomize
 from test_checkpoints_import import official_modules, write_official_pickle  # noqa: F401 (fixture)
@@ -44,6 +44,32 @@ def test_convert_then_info(tmp_path, official_pkl, capsys):
 
     assert main(["convert", str(pkl), str(tmp_path / "g_only"), "--networks", "G_ema"]) == 0
     assert list(load_checkpoint(tmp_path / "g_only").networks) == ["G_ema"]
+
+
+def test_convert_half_precision_storage(tmp_path, tiny_g_kwargs, tiny_d_kwargs, capsys):
+    G, D = randomize(Generator(**tiny_g_kwargs)), randomize(Discriminator(**tiny_d_kwargs))
+    full = save_checkpoint(tmp_path / "full", {"G": G, "D": D, "G_ema": G}, metadata={"kimg": 7})
+    assert main(["convert", str(full), str(tmp_path / "half"), "--dtype", "float16"]) == 0
+    capsys.readouterr()
+    manifest = json.loads((tmp_path / "half.json").read_text())
+    assert manifest["tensors"]["stored_dtype"] == "float16"
+    assert (tmp_path / "half.safetensors").stat().st_size < 0.55 * (tmp_path / "full.safetensors").stat().st_size
+    half = load_checkpoint(tmp_path / "half")
+    assert half.metadata["kimg"] == 7 and half.metadata["converted_from"]["sha256"] == load_checkpoint(full).sha256
+    for name, ref in (("G_ema", G), ("D", D)):
+        for key, value in half.networks[name].state_dict().items():
+            want = ref.state_dict()[key]
+            assert value.dtype == torch.float32  # loaded back as float32 networks
+            assert torch.equal(value, want.half().float())  # exactly the float16 rounding of the original
+    z = torch.randn(4, G.z_dim)
+    with torch.no_grad():
+        a, b = G(z, None, noise_mode="const"), half.networks["G_ema"](z, None, noise_mode="const")
+    assert (a - b).abs().max() < 0.02 * a.abs().max()
+    with pytest.raises(SystemExit):  # argparse refuses other dtypes
+        main(["convert", str(full), str(tmp_path / "x"), "--dtype", "float8"])
+    with pytest.raises(CheckpointError, match="storage dtype 'int8'"):
+        save_checkpoint(tmp_path / "y", {"G": G}, dtype="int8")
+    assert not (tmp_path / "y.safetensors").exists()
 
 
 def test_generate_grid(tmp_path, tiny_g_kwargs, capsys):

@@ -141,12 +141,13 @@ def load_generator(path_or_uri: str | os.PathLike, device="cpu", expect_resoluti
 
 
 def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, networks=None, metadata: dict | None = None,
-                       sha256: str | None = None, cache_dir: str | os.PathLike | None = None
-                       ) -> tuple[Path, Checkpoint]:
-    """Any supported checkpoint -> our format at ``dst``. Returns (manifest path, loaded checkpoint)."""
+                       sha256: str | None = None, cache_dir: str | os.PathLike | None = None,
+                       dtype: str | None = None) -> tuple[Path, Checkpoint]:
+    """Any supported checkpoint -> our format at ``dst``. Returns (manifest path, loaded checkpoint).
+    ``dtype`` ("float16"/"bfloat16") stores the network tensors at half precision (see save_checkpoint)."""
     ckpt = load_checkpoint(src, networks=networks, sha256=sha256, cache_dir=cache_dir)
     meta = dict(ckpt.metadata)
-    if ckpt.format != "stylealign":
+    if ckpt.format != "stylealign" or dtype:
         meta["converted_from"] = ckpt.lineage()
     meta.update(metadata or {})
-    return save_checkpoint(dst, ckpt.networks, metadata=meta, extra_tensors=ckpt.extra), ckpt
+    return save_checkpoint(dst, ckpt.networks, metadata=meta, extra_tensors=ckpt.extra, dtype=dtype), ckpt

@@ -114,7 +114,10 @@ def _write_atomic(target: Path, write) -> None:
         raise
 
 
-def _collect_tensors(networks: dict, extra_tensors: dict | None):
+STORE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def _collect_tensors(networks: dict, extra_tensors: dict | None, dtype: torch.dtype | None = None):
     if not networks:
         raise CheckpointError(None, "save_checkpoint needs at least one network")
     tensors, described = {}, {}
@@ -124,7 +127,10 @@ def _collect_tensors(networks: dict, extra_tensors: dict | None):
         class_name, config = network_config(module)
         state = module.state_dict()
         for key, t in state.items():
-            tensors[f"{name}.{key}"] = t.detach().to("cpu").contiguous().clone()
+            t = t.detach().to("cpu")
+            if dtype is not None and t.is_floating_point():
+                t = t.to(dtype)
+            tensors[f"{name}.{key}"] = t.contiguous().clone()
         num_params = sum(p.numel() for p in module.parameters())
         described[name] = {"class": class_name, "config": config, "num_params": int(num_params)}
     extras = {}
@@ -139,18 +145,23 @@ def _collect_tensors(networks: dict, extra_tensors: dict | None):
 
 
 def save_checkpoint(path: str | os.PathLike, networks: dict[str, torch.nn.Module], metadata: dict | None = None,
-                    extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+                    extra_tensors: dict[str, torch.Tensor] | None = None, dtype: str | None = None) -> Path:
     """Write ``NAME.safetensors`` then ``NAME.json`` atomically; returns the manifest path.
 
     ``networks`` maps names ("G", "D", "G_ema", ...) to :class:`Generator`/:class:`Discriminator`
     modules; ``metadata`` is free-form JSON (kimg, recipe, parent lineage {uri, sha256}, commit...).
+    ``dtype`` ("float16" or "bfloat16"; default: as the modules hold them, float32) stores the networks'
+    floating-point tensors at that precision, halving the file (e.g. to ship a model in a repository);
+    loading always gives float32 modules. Extra tensors are stored as given.
     """
     from safetensors.torch import save_file
 
     manifest_path, tensors_path = checkpoint_paths(path)
     metadata = dict(metadata or {})
     to_json(metadata, source=manifest_path)  # fail before writing anything
-    tensors, described, extras = _collect_tensors(networks, extra_tensors)
+    if dtype is not None and dtype not in STORE_DTYPES:
+        raise CheckpointError(manifest_path, f"storage dtype {dtype!r} is not one of {', '.join(STORE_DTYPES)}")
+    tensors, described, extras = _collect_tensors(networks, extra_tensors, STORE_DTYPES.get(dtype))
     to_json(described, what="network configs", source=manifest_path)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     # One header key holding sorted JSON: safetensors serialises its metadata map in hash order, so
@@ -167,7 +178,8 @@ def save_checkpoint(path: str | os.PathLike, networks: dict[str, torch.nn.Module
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "tensors": {"file": tensors_path.name, **written, "count": len(tensors)},
+        "tensors": {"file": tensors_path.name, **written, "count": len(tensors),
+                    **({"stored_dtype": dtype} if dtype else {})},
         "networks": described,
         "extra": extras,
         "metadata": metadata,
