@@ -11,7 +11,6 @@ Exit codes: 0 success, 1 a stage failed, 2 invalid params/usage.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess

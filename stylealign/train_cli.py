@@ -70,6 +70,20 @@ def add_parser(subparsers):
     f.add_argument("--freezed", type=int, help="FreezeD: keep the first N discriminator layers fixed")
     f.set_defaults(func=run_finetune)
 
+    e = subparsers.add_parser("export", help="package a run's snapshot as a model directory (weights, samples, card)",
+                              description="Export a training snapshot as OUT/network.{json,safetensors} (G, D, "
+                              "G_ema; float16 storage by default, loaded as float32), OUT/samples.png (G_ema, seeds "
+                              "0..N-1), OUT/reals.png and OUT/MODEL_CARD.md (data, architecture, kimg, commit, "
+                              "sha256, the commands that reproduce it). Written atomically.")
+    e.add_argument("--run", required=True, help="run directory of `stylealign train|finetune`")
+    e.add_argument("--out", required=True, help="model directory to write (e.g. models/parent/emoji-noto-64)")
+    e.add_argument("--snapshot", default="latest", help="'latest' (default) or a snapshot directory of the run")
+    e.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], default="float16",
+                   help="weight storage precision (default float16: half the size of float32)")
+    e.add_argument("--samples", type=int, default=64, help="images in samples.png (default 64)")
+    e.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    e.set_defaults(func=run_export)
+
 
 def _config(args):
     from stylealign_core.training.config import TrainConfig
@@ -141,4 +155,20 @@ def run_finetune(args) -> int:
         set_threads(args.threads)
         return _report(finetune_child(cfg, args.parent, args.data, args.out, resume=args.resume,
                                       progress=not args.no_progress))
+    return _guard(go)
+
+
+def run_export(args) -> int:
+    from stylealign_core.training.export import export_model
+
+    def go():
+        try:
+            out = export_model(args.run, args.out, snapshot=args.snapshot,
+                               dtype=None if args.dtype == "float32" else args.dtype, num_samples=args.samples,
+                               overwrite=args.force)
+        except FileExistsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"exported {args.run} -> {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
+        return 0
     return _guard(go)

@@ -40,6 +40,7 @@ def save_image_grid(images: torch.Tensor, path: str | os.PathLike, ncols: int | 
     os.close(fd)
     try:
         img.save(tmp, format="PNG")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

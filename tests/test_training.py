@@ -1,6 +1,5 @@
 """Training loop on tiny configs: snapshots, exact resume after SIGKILL, freezing, NaN stop, DDP."""
 import json
-import os
 import signal
 import subprocess
 import sys

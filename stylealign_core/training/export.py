@@ -1,0 +1,147 @@
+"""Package a training run's snapshot as a model directory (what ``models/parent/emoji-noto-64`` is).
+
+``export_model(run_dir, out_dir)`` writes, atomically (a temporary directory renamed into place):
+
+* ``network.json`` + ``network.safetensors``: G, D and G_ema of the snapshot (float16 storage by
+  default: half the bytes, loaded back as float32) with the run's recipe, kimg and lineage;
+* ``samples.png``: G_ema at seeds 0..N-1 (z = RandomState(seed).randn, as the official generate.py),
+  and ``reals.png`` when the run wrote one;
+* ``MODEL_CARD.md``: data, architecture, kimg, the last training-log row, commit, sha256, and the
+  commands that reproduce it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checkpoints import load_checkpoint, save_checkpoint
+from ..grid import save_image_grid
+from .snapshots import SnapshotError, list_snapshots, read_log
+
+TRAIN_FLAGS = [("channel_base", "--cbase"), ("channel_max", "--cmax"), ("mapping_layers", "--map"),
+               ("z_dim", "--z-dim"), ("w_dim", "--w-dim")]
+
+
+def resolve_snapshot(run_dir: Path, snapshot: str | os.PathLike = "latest") -> Path:
+    """``latest`` -> the run's newest complete snapshot; else the given snapshot directory."""
+    if str(snapshot) == "latest":
+        snaps = list_snapshots(run_dir)
+        if not snaps:
+            raise SnapshotError(f"{run_dir}: no complete snapshot under {run_dir / 'snapshots'}; "
+                                "train first (stylealign train ... --out RUN)")
+        return snaps[-1]
+    path = Path(snapshot)
+    if not (path / "network.json").is_file():
+        raise SnapshotError(f"{path}: not a snapshot directory (no network.json)")
+    return path
+
+
+@torch.no_grad()
+def sample_grid(G, seeds, path: Path, ncols: int = 8, truncation_psi: float = 1.0) -> Path:
+    z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in seeds])).float()
+    images = torch.cat([G(z[i:i + 16], None, truncation_psi=truncation_psi, noise_mode="const")
+                        for i in range(0, len(z), 16)])
+    return save_image_grid(images, path, ncols=min(ncols, len(seeds)))
+
+
+def _reproduce_commands(recipe: dict, kimg: float, name: str, out: str) -> str:
+    train = recipe.get("train", {})
+    net = train.get("network", {})
+    if not train:
+        return "(the run recorded no recipe)"
+    data_name = recipe.get("data_name") or "DATA"
+    flags = " ".join(f"{flag} {net[key]}" for key, flag in TRAIN_FLAGS if key in net)
+    cmd = (f"stylealign train --data data/{data_name} --out runs/{name} {flags} --batch {train.get('batch')} "
+           f"--kimg {kimg:g} --precision {train.get('precision')} --snapshot-kimg {train.get('snapshot_kimg'):g} "
+           f"--seed {train.get('seed', 0)} --resume latest")
+    return cmd + f"\nstylealign export --run runs/{name} --out {out}"
+
+
+def _card(name, out, manifest: dict, meta: dict, log_row: dict | None, seeds, dtype, has_reals: bool) -> str:
+    recipe = meta.get("recipe", {})
+    train = recipe.get("train", {})
+    lines = [f"# {name}", "",
+             f"A StyleGAN2 {meta.get('kind', 'network')} trained with stylealign "
+             f"(commit `{str(recipe.get('commit'))[:12]}`) on `{recipe.get('data_name')}` "
+             f"({recipe.get('num_images')} training images).", "",
+             "| | |", "|---|---|",
+             f"| kimg (images shown to D / 1000) | {meta.get('kimg')} |",
+             f"| steps | {meta.get('step')} |",
+             f"| ADA augmentation p | {meta.get('augment_p', 0):.4f} |",
+             f"| batch / precision / R1 gamma | {train.get('batch')} / {train.get('precision')} / "
+             f"{train.get('r1_gamma')} |",
+             f"| weights | `network.safetensors` ({dtype or 'float32'} storage), sha256 "
+             f"`{manifest['tensors']['sha256']}` |"]
+    for net_name, entry in manifest["networks"].items():
+        cfg = entry["config"]
+        lines.append(f"| {net_name} | {entry['class']} {cfg['img_resolution']}px, {entry['num_params']:,} params, "
+                     f"channel_base {cfg['channel_base']}, channel_max {cfg['channel_max']}"
+                     + (f", z/w {cfg['z_dim']}/{cfg['w_dim']}, {cfg['mapping_layers']} mapping layers"
+                        if "z_dim" in cfg else "") + " |")
+    if log_row:
+        keys = [k for k in ("loss_G", "loss_D", "loss_r1", "loss_pl", "images_per_s") if k in log_row]
+        lines.append("| last log row | " + ", ".join(f"{k} {log_row[k]:.4g}" for k in keys) + " |")
+    lines += ["", f"`samples.png`: G_ema at seeds {seeds[0]}-{seeds[-1]}, truncation 1.0, constant noise "
+              "(`stylealign generate --network network.json --seeds "
+              f"{seeds[0]}-{seeds[-1]} --ncols 8 --out samples.png`)."
+              + (" `reals.png`: training images, for comparison." if has_reals else ""), "",
+              "FID/KID: not computed yet.", "",
+              f"Reproduce at commit `{recipe.get('commit')}` (training resumes with the same command after an "
+              "interruption; `--kimg` is where this snapshot was taken: the learning-rate, EMA and ADA schedules "
+              "do not depend on the total length):", "",
+              "```bash", _reproduce_commands(recipe, float(meta.get("kimg", 0)), name, out), "```", ""]
+    return "\n".join(lines)
+
+
+def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapshot: str | os.PathLike = "latest",
+                 dtype: str | None = "float16", num_samples: int = 64, overwrite: bool = False) -> Path:
+    """Export ``snapshot`` of ``run_dir`` to ``out_dir`` (see the module docstring); returns out_dir."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    snap = resolve_snapshot(run_dir, snapshot)
+    if out_dir.exists() and not overwrite:
+        raise FileExistsError(f"{out_dir} exists; pass overwrite=True (--force) to replace it")
+    ckpt = load_checkpoint(snap / "network.json")
+    missing = {"G", "D", "G_ema"} - set(ckpt.networks)
+    if missing:
+        raise SnapshotError(f"{snap}: the snapshot lacks {sorted(missing)}; it is not a training snapshot")
+    meta = dict(ckpt.metadata, exported_from={"snapshot": str(snap), "sha256": ckpt.sha256})
+    config_path = run_dir / "config.json"
+    if config_path.is_file():  # the run's resolved settings (e.g. r1_gamma "auto" -> its value)
+        resolved = json.loads(config_path.read_text()).get("train")
+        if resolved:
+            meta["recipe"] = dict(meta.get("recipe") or {}, train=resolved)
+    nimg = int(round(float(meta.get("kimg", 0)) * 1000))
+    rows = [r for r in read_log(run_dir / "log.parquet", up_to_nimg=nimg)] if (run_dir / "log.parquet").exists() else []
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        manifest_path = save_checkpoint(tmp / "network", ckpt.networks, metadata=meta, extra_tensors=ckpt.extra,
+                                        dtype=dtype)
+        manifest = json.loads(manifest_path.read_text())
+        seeds = list(range(num_samples))
+        G = load_checkpoint(manifest_path, networks=["G_ema"]).networks["G_ema"]  # what users will load
+        sample_grid(G, seeds, tmp / "samples.png")
+        has_reals = (run_dir / "reals.png").is_file()
+        if has_reals:
+            shutil.copyfile(run_dir / "reals.png", tmp / "reals.png")
+        (tmp / "MODEL_CARD.md").write_text(_card(out_dir.name, str(out_dir), manifest, meta, rows[-1] if rows else None, seeds,
+                                                 dtype, has_reals))
+        os.chmod(tmp, 0o755)
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

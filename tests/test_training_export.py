@@ -1,0 +1,74 @@
+"""`stylealign export`: a run's snapshot -> model directory (half-precision weights, samples, card)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylealign.cli import main
+from stylealign_core.checkpoints import load_checkpoint
+from stylealign_core.training.loop import train
+from stylealign_core.training.snapshots import list_snapshots
+
+from test_training import blobs, cfg
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    run = tmp_path_factory.mktemp("export") / "run"
+    train(cfg(), blobs(), run, progress=False,
+          metadata={"kind": "parent", "recipe": {"data_name": "blobs-16", "num_images": 24, "commit": "abc"}})
+    return run
+
+
+def test_export_writes_model_directory(run_dir, tmp_path, capsys):
+    out = tmp_path / "models" / "parent" / "tiny"
+    assert main(["export", "--run", str(run_dir), "--out", str(out), "--samples", "6"]) == 0
+    assert "exported" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "network.json", "network.safetensors",
+                                                      "reals.png", "samples.png"]
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], "temporary directory left behind"
+    snap = list_snapshots(run_dir)[-1]
+    source = load_checkpoint(snap / "network.json")
+    exported = load_checkpoint(out / "network.json")
+    assert json.loads((out / "network.json").read_text())["tensors"]["stored_dtype"] == "float16"
+    assert exported.metadata["kimg"] == pytest.approx(0.032) and exported.metadata["kind"] == "parent"
+    assert exported.metadata["exported_from"]["sha256"] == source.sha256
+    for name in ("G", "D", "G_ema"):
+        for key, value in exported.networks[name].state_dict().items():
+            assert torch.equal(value, source.networks[name].state_dict()[key].half().float()), (name, key)
+    assert np.asarray(Image.open(out / "samples.png")).shape == (16, 6 * 16, 3)  # up to 8 per row
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "| kimg (images shown to D / 1000) | 0.032 |" in card
+    assert exported.sha256 in card and "stylealign train --data data/blobs-16" in card and "--cbase 128" in card
+
+
+def test_export_refuses_to_overwrite_without_force(run_dir, tmp_path, capsys):
+    out = tmp_path / "m"
+    assert main(["export", "--run", str(run_dir), "--out", str(out), "--samples", "2"]) == 0
+    before = (out / "network.safetensors").read_bytes()
+    assert main(["export", "--run", str(run_dir), "--out", str(out), "--samples", "2"]) == 2
+    assert "--force" in capsys.readouterr().err
+    first = list_snapshots(run_dir)[0]
+    assert main(["export", "--run", str(run_dir), "--out", str(out), "--snapshot", str(first), "--samples", "2",
+                 "--force", "--dtype", "float32"]) == 0
+    assert (out / "network.safetensors").read_bytes() != before
+    assert load_checkpoint(out / "network.json", networks=()).metadata["kimg"] == pytest.approx(0.016)
+
+
+def test_export_of_a_run_without_snapshots_names_the_run(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["export", "--run", str(tmp_path / "empty"), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "no complete snapshot" in err and str(tmp_path / "empty") in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_exported_parent_can_be_finetuned(run_dir, tmp_path):
+    out = tmp_path / "parent"
+    assert main(["export", "--run", str(run_dir), "--out", str(out), "--samples", "2"]) == 0
+    parent = load_checkpoint(out / "network.json")
+    result = train(cfg(total_kimg=0.008), blobs(seed=3), tmp_path / "child", parent=parent, progress=False)
+    assert result["steps"] == 2
+    assert any(not torch.equal(v, parent.networks["G"].state_dict()[k]) for k, v in result["G"].state_dict().items())
