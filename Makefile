@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test repro smoke bench
+.PHONY: setup test repro smoke bench parent export-parent
 
 setup: $(VENV)/.installed
 
@@ -25,3 +25,16 @@ smoke: setup
 
 bench: setup
 	$(BIN)/python bench/networks.py
+
+# The shipped default parent (README, "The default parent"): train or continue (resumable), then export
+# the newest snapshot to models/parent/emoji-noto-64 (float16 weights, samples, MODEL_CARD.md).
+PARENT_RUN ?= runs/parent-noto-64
+PARENT_KIMG ?= 1000
+parent: setup
+	test -f data/emoji-google-64/dataset.json || $(BIN)/stylealign data emoji --style google --out data/emoji-google-64
+	$(BIN)/stylealign train --data data/emoji-google-64 --out $(PARENT_RUN) --cbase 4096 --cmax 256 --map 2 \
+	    --z-dim 256 --w-dim 256 --batch 16 --kimg $(PARENT_KIMG) --precision bf16 --snapshot-kimg 4 --keep 3 \
+	    --resume latest
+
+export-parent: setup
+	$(BIN)/stylealign export --run $(PARENT_RUN) --out models/parent/emoji-noto-64 --force

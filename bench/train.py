@@ -71,7 +71,7 @@ def time_reference(path, res, cbase, cmax, mapping, zdim, batch, steps, augment_
     phases = []
     for name, module, interval in (("G", G, 4), ("D", D, 16)):
         ratio = interval / (interval + 1)
-        opt = torch.optim.Adam(module.parameters(), lr=0.0025 * ratio, betas=(0, 0.99 ** ratio), eps=1e-8)
+        opt = torch.optim.Adam(module.parameters(), lr=0.0025 * ratio, betas=(0.0, 0.99 ** ratio), eps=1e-8)
         phases += [(name + "main", module, opt, 1), (name + "reg", module, opt, interval)]
     real = torch.rand(batch, 3, res, res) * 2 - 1
     c = torch.zeros(batch, 0)
