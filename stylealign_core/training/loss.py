@@ -8,7 +8,9 @@ divides the summed gradients by the number of micro-batches of all processes.
 Difference from the reference, on purpose: the path-length penalty is measured against the
 running mean from *before* this step, and the mean is updated once per step from the lengths of
 the whole (all-process) batch (``pl_update``). That makes data-parallel and single-process runs
-compute the same thing; the reference lets each process track its own mean.
+compute the same thing; the reference lets each process track its own mean (and differentiates
+through it, which moves its path-length gradients by about pl_decay = 1%). Every other phase gives the
+reference's gradients to float rounding (tests/test_training_reference.py).
 """
 from __future__ import annotations
 
