@@ -117,7 +117,7 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
         if resolved:
             meta["recipe"] = dict(meta.get("recipe") or {}, train=resolved)
     nimg = int(round(float(meta.get("kimg", 0)) * 1000))
-    rows = [r for r in read_log(run_dir / "log.parquet", up_to_nimg=nimg)] if (run_dir / "log.parquet").exists() else []
+    rows = read_log(run_dir / "log.parquet", up_to_nimg=nimg) if (run_dir / "log.parquet").exists() else []
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
