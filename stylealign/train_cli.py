@@ -10,7 +10,7 @@ import yaml
 FLAGS = {
     "kimg": "total_kimg", "batch": "batch", "batch_gpu": "batch_gpu", "lr": None, "gamma": "r1_gamma",
     "snapshot_kimg": "snapshot_kimg", "keep": "keep_snapshots", "seed": "seed", "precision": "precision",
-    "device": "device", "aug": "augment", "target": "ada_target", "xflip": "xflip", "mirror": "xflip",
+    "device": "device", "aug": "augment", "target": "ada_target", "ada_kimg": "ada_kimg", "xflip": "xflip", "mirror": "xflip",
     "cbase": "network.channel_base", "cmax": "network.channel_max", "map": "network.mapping_layers",
     "z_dim": "network.z_dim", "w_dim": "network.w_dim", "mbstd_group": "network.mbstd_group_size",
     "grid": "grid_size", "freezed": "finetune.freeze_d",
@@ -38,6 +38,8 @@ def _common(p: argparse.ArgumentParser):
     p.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--aug", choices=["bgc", "bg", "noaug"], help="ADA augmentation preset (default bgc)")
     p.add_argument("--target", type=float, help="ADA target r_t (default 0.6)")
+    p.add_argument("--ada-kimg", type=float, help="ADA speed: kimg for p to move from 0 to 1 (default 500; "
+                   "lower it for short runs on small data sets)")
     p.add_argument("--mirror", "--xflip", dest="xflip", action="store_true", default=None,
                    help="add x-flipped copies of the data")
     p.add_argument("--grid", type=int, help="sample grid side (grid x grid images per snapshot)")
