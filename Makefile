@@ -32,7 +32,7 @@ PARENT_RUN ?= runs/parent-noto-64
 PARENT_KIMG ?= 1000
 parent: setup
 	test -f data/emoji-google-64/dataset.json || $(BIN)/stylealign data emoji --style google --out data/emoji-google-64
-	$(BIN)/stylealign train --data data/emoji-google-64 --out $(PARENT_RUN) --cbase 4096 --cmax 256 --map 2 \
+	$(BIN)/stylealign train --data data/emoji-google-64 --out $(PARENT_RUN) --cbase 2048 --cmax 256 --map 2 \
 	    --z-dim 256 --w-dim 256 --batch 16 --kimg $(PARENT_KIMG) --precision bf16 --ada-kimg 100 --snapshot-kimg 4 --keep 3 \
 	    --resume latest
 

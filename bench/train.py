@@ -26,7 +26,7 @@ from stylealign_core.training.config import TrainConfig  # noqa: E402
 from stylealign_core.training.loop import train  # noqa: E402
 
 # (resolution, channel_base, channel_max, mapping_layers, z=w dim): the shipped parent's shape and the issue's
-CONFIGS = {"default": (64, 4096, 256, 2, 256), "64:8192:256": (64, 8192, 256, 8, 512)}
+CONFIGS = {"default": (64, 2048, 256, 2, 256), "64:8192:256": (64, 8192, 256, 8, 512)}
 
 
 def our_config(res, cbase, cmax, mapping, zdim, batch, precision, steps, augment_p):
