@@ -72,3 +72,15 @@ def test_exported_parent_can_be_finetuned(run_dir, tmp_path):
     result = train(cfg(total_kimg=0.008), blobs(seed=3), tmp_path / "child", parent=parent, progress=False)
     assert result["steps"] == 2
     assert any(not torch.equal(v, parent.networks["G"].state_dict()[k]) for k, v in result["G"].state_dict().items())
+
+
+def test_reproduce_command_lists_non_default_settings():
+    from stylealign_core.training.config import TrainConfig
+    from stylealign_core.training.export import _reproduce_commands
+
+    train = TrainConfig.from_dict({"ada_kimg": 100, "lr_g": 0.002, "lr_d": 0.002, "xflip": True,
+                                   "network": {"channel_base": 2048}}).to_dict()
+    cmd = _reproduce_commands({"train": train, "data_name": "emoji-google-64"}, 200, "parent", "models/p")
+    assert "--cbase 2048" in cmd and "--ada-kimg 100" in cmd and "--lr 0.002" in cmd and "--mirror" in cmd
+    assert "--gamma" not in cmd and "--target" not in cmd and "--aug" not in cmd  # defaults stay implicit
+    assert cmd.splitlines()[-1] == "stylealign export --run runs/parent --out models/p"

@@ -22,10 +22,15 @@ import torch
 
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..grid import save_image_grid
+from .config import TrainConfig
 from .snapshots import SnapshotError, list_snapshots, read_log
 
 TRAIN_FLAGS = [("channel_base", "--cbase"), ("channel_max", "--cmax"), ("mapping_layers", "--map"),
                ("z_dim", "--z-dim"), ("w_dim", "--w-dim")]
+# Training settings with a `stylealign train` flag, written into the reproduce command when they differ
+# from the TrainConfig defaults.
+SETTING_FLAGS = [("lr_g", "--lr"), ("r1_gamma", "--gamma"), ("augment", "--aug"), ("ada_target", "--target"),
+                 ("ada_kimg", "--ada-kimg"), ("xflip", "--mirror")]
 
 
 def resolve_snapshot(run_dir: Path, snapshot: str | os.PathLike = "latest") -> Path:
@@ -56,7 +61,14 @@ def _reproduce_commands(recipe: dict, kimg: float, name: str, out: str) -> str:
     if not train:
         return "(the run recorded no recipe)"
     data_name = recipe.get("data_name") or "DATA"
-    flags = " ".join(f"{flag} {net[key]}" for key, flag in TRAIN_FLAGS if key in net)
+    flags = [f"{flag} {net[key]}" for key, flag in TRAIN_FLAGS if key in net]
+    defaults = TrainConfig().to_dict()
+    for key, flag in SETTING_FLAGS:
+        value = train.get(key, defaults[key])
+        if value != defaults[key]:
+            flags.append(flag if isinstance(value, bool) else f"{flag} {value:g}" if isinstance(value, float)
+                         else f"{flag} {value}")
+    flags = " ".join(flags)
     cmd = (f"stylealign train --data data/{data_name} --out runs/{name} {flags} --batch {train.get('batch')} "
            f"--kimg {kimg:g} --precision {train.get('precision')} --snapshot-kimg {train.get('snapshot_kimg'):g} "
            f"--seed {train.get('seed', 0)} --resume latest")
