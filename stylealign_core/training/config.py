@@ -93,8 +93,8 @@ class TrainConfig:
         need(0 <= self.style_mixing <= 1, "style_mixing", f"a probability, got {self.style_mixing}")
         need(self.augment in ("bgc", "bg", "noaug"), "augment", f"one of bgc, bg, noaug; got {self.augment!r}")
         need(0 < self.ada_target < 1, "ada_target", f"in (0, 1), got {self.ada_target}")
-        need(self.ada_kimg > 0 and self.ada_interval >= 1, "ada_kimg/ada_interval",
-             f"ada_kimg must be > 0 and ada_interval >= 1, got {self.ada_kimg} and {self.ada_interval}")
+        need(self.ada_kimg > 0, "ada_kimg", f"must be > 0, got {self.ada_kimg}")
+        need(self.ada_interval >= 1, "ada_interval", f"must be >= 1, got {self.ada_interval}")
         need(self.keep_snapshots >= 1, "keep_snapshots", "must be >= 1")
         need(self.precision in PRECISIONS, "precision", f"one of {PRECISIONS}, got {self.precision!r}")
         need(self.device.split(":")[0] in ("cpu", "cuda"), "device", f"'cpu' or 'cuda[:N]', got {self.device!r}")
