@@ -6,15 +6,6 @@ import sys
 
 import yaml
 
-# Flag -> TrainConfig key (dotted for nested sections). Unset flags keep the config's value.
-FLAGS = {
-    "kimg": "total_kimg", "batch": "batch", "batch_gpu": "batch_gpu", "lr": None, "gamma": "r1_gamma",
-    "snapshot_kimg": "snapshot_kimg", "keep": "keep_snapshots", "seed": "seed", "precision": "precision",
-    "device": "device", "aug": "augment", "target": "ada_target", "ada_kimg": "ada_kimg", "xflip": "xflip", "mirror": "xflip",
-    "cbase": "network.channel_base", "cmax": "network.channel_max", "map": "network.mapping_layers",
-    "z_dim": "network.z_dim", "w_dim": "network.w_dim", "mbstd_group": "network.mbstd_group_size",
-    "grid": "grid_size", "freezed": "finetune.freeze_d",
-}
 
 
 def _common(p: argparse.ArgumentParser):
@@ -40,7 +31,7 @@ def _common(p: argparse.ArgumentParser):
     p.add_argument("--target", type=float, help="ADA target r_t (default 0.6)")
     p.add_argument("--ada-kimg", type=float, help="ADA speed: kimg for p to move from 0 to 1 (default 500; "
                    "lower it for short runs on small data sets)")
-    p.add_argument("--mirror", "--xflip", dest="xflip", action="store_true", default=None,
+    p.add_argument("--mirror", "--xflip", action="store_true", default=None,
                    help="add x-flipped copies of the data")
     p.add_argument("--grid", type=int, help="sample grid side (grid x grid images per snapshot)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -88,7 +79,7 @@ def add_parser(subparsers):
 
 
 def _config(args):
-    from stylealign_core.training.config import TrainConfig
+    from stylealign_core.training.config import CLI_FLAGS, ConfigError, TrainConfig
 
     values = {}
     if args.params:
@@ -100,24 +91,26 @@ def _config(args):
                 if doc is None:
                     raise SystemExit(f"error: {args.params} has no section {args.section!r}")
         values = dict(doc or {})
-    for flag, key in FLAGS.items():
-        value = getattr(args, flag, None)
+    for key, flag in CLI_FLAGS.items():  # unset flags keep the config's value
+        value = getattr(args, flag[2:].replace("-", "_"), None)
         if value is None:
             continue
-        if flag == "lr":
+        if key == "lr_g":
             values["lr_g"] = values["lr_d"] = value
             continue
+        if key == "finetune.freeze":
+            value = [s.strip() for s in value.split(",") if s.strip()]
+        elif key == "finetune.freeze_resolutions":
+            try:
+                value = [int(s) for s in value.split(",") if s.strip()]
+            except ValueError:
+                raise ConfigError(f"train.finetune.freeze_resolutions: --freeze-res takes a comma list of "
+                                  f"resolutions such as 4,8; got {value!r}") from None
         node = values
         *parents, leaf = key.split(".")
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    ft = values.setdefault("finetune", {}) if getattr(args, "freeze", None) or getattr(args, "freeze_res", None) else None
-    if ft is not None:
-        if args.freeze:
-            ft["freeze"] = [s.strip() for s in args.freeze.split(",") if s.strip()]
-        if args.freeze_res:
-            ft["freeze_resolutions"] = [int(s) for s in args.freeze_res.split(",") if s.strip()]
     return TrainConfig.from_dict(values)
 
 

@@ -74,13 +74,47 @@ def test_exported_parent_can_be_finetuned(run_dir, tmp_path):
     assert any(not torch.equal(v, parent.networks["G"].state_dict()[k]) for k, v in result["G"].state_dict().items())
 
 
-def test_reproduce_command_lists_non_default_settings():
+def _reparse(cmd: str):
+    """The TrainConfig that `stylealign` builds from the first line of a reproduce command."""
+    import shlex
+
+    from stylealign.cli import build_parser
+    from stylealign.train_cli import _config
+
+    return _config(build_parser().parse_args(shlex.split(cmd.splitlines()[0])[1:]))
+
+
+def test_reproduce_command_round_trips_through_the_cli():
     from stylealign_core.training.config import TrainConfig
     from stylealign_core.training.export import _reproduce_commands
 
-    train = TrainConfig.from_dict({"ada_kimg": 100, "lr_g": 0.002, "lr_d": 0.002, "xflip": True,
-                                   "network": {"channel_base": 2048}}).to_dict()
-    cmd = _reproduce_commands({"train": train, "data_name": "emoji-google-64"}, 200, "parent", "models/p")
+    train = TrainConfig.from_dict({"ada_kimg": 100, "lr_g": 0.002, "lr_d": 0.002, "xflip": True, "batch": 16,
+                                   "precision": "bf16", "snapshot_kimg": 4, "seed": 3, "r1_gamma": 0.05,
+                                   "network": {"channel_base": 2048, "z_dim": 256, "mbstd_group_size": 2}})
+    cmd = _reproduce_commands({"train": train.to_dict(), "data_name": "emoji-google-64"}, 200, "parent", "models/p")
     assert "--cbase 2048" in cmd and "--ada-kimg 100" in cmd and "--lr 0.002" in cmd and "--mirror" in cmd
-    assert "--gamma" not in cmd and "--target" not in cmd and "--aug" not in cmd  # defaults stay implicit
+    assert "--target" not in cmd and "--aug" not in cmd and "--cmax" not in cmd  # defaults stay implicit
     assert cmd.splitlines()[-1] == "stylealign export --run runs/parent --out models/p"
+    again = _reparse(cmd)
+    assert again.to_dict() == dict(train.to_dict(), total_kimg=200.0)
+
+
+def test_child_reproduce_command_is_a_finetune_with_its_freezing():
+    from stylealign_core.training.config import TrainConfig
+    from stylealign_core.training.export import _reproduce_commands
+
+    train = TrainConfig.from_dict({"batch": 8, "finetune": {"freeze": ["mapping", "affine"],
+                                                            "freeze_resolutions": [4, 8], "freeze_d": 2}})
+    cmd = _reproduce_commands({"train": train.to_dict(), "data_name": "emoji-twitter-64"}, 20, "child", "models/c",
+                              parent={"uri": "models/parent/p/network.json", "sha256": "00"})
+    assert cmd.startswith("stylealign finetune --parent models/parent/p/network.json ")
+    assert "--freeze mapping,affine" in cmd and "--freeze-res 4,8" in cmd and "--freezed 2" in cmd
+    args = _reparse(cmd)
+    assert args.to_dict() == dict(train.to_dict(), total_kimg=20.0)
+
+
+def test_bad_freeze_res_names_the_key():
+    from stylealign_core.training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="freeze_resolutions.*4,8"):
+        _reparse("stylealign finetune --parent p --data d --out o --freeze-res four")

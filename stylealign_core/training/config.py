@@ -14,6 +14,21 @@ from ..components import COMPONENTS
 from ..precision import PRECISIONS
 
 
+# TrainConfig key (dotted inside `network` / `finetune`) -> its `stylealign train` / `finetune` flag. The CLI
+# turns set flags into config values with it, and a model card's reproduce command turns non-default values
+# back into flags with it, so the two cannot drift apart. `--lr` sets lr_g and lr_d together; list values are
+# comma lists on the command line; the finetune.* flags exist on `stylealign finetune` only.
+CLI_FLAGS = {
+    "total_kimg": "--kimg", "batch": "--batch", "batch_gpu": "--batch-gpu", "lr_g": "--lr", "r1_gamma": "--gamma",
+    "snapshot_kimg": "--snapshot-kimg", "keep_snapshots": "--keep", "seed": "--seed", "precision": "--precision",
+    "device": "--device", "augment": "--aug", "ada_target": "--target", "ada_kimg": "--ada-kimg", "xflip": "--mirror",
+    "grid_size": "--grid", "network.channel_base": "--cbase", "network.channel_max": "--cmax",
+    "network.mapping_layers": "--map", "network.z_dim": "--z-dim", "network.w_dim": "--w-dim",
+    "network.mbstd_group_size": "--mbstd-group", "finetune.freeze": "--freeze",
+    "finetune.freeze_resolutions": "--freeze-res", "finetune.freeze_d": "--freezed",
+}
+
+
 class ConfigError(ValueError):
     """A configuration value is missing, of the wrong type or out of range; the message names the key."""
 

@@ -22,15 +22,11 @@ import torch
 
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..grid import save_image_grid
-from .config import TrainConfig
+from .config import CLI_FLAGS, TrainConfig
 from .snapshots import SnapshotError, list_snapshots, read_log
 
-TRAIN_FLAGS = [("channel_base", "--cbase"), ("channel_max", "--cmax"), ("mapping_layers", "--map"),
-               ("z_dim", "--z-dim"), ("w_dim", "--w-dim")]
-# Training settings with a `stylealign train` flag, written into the reproduce command when they differ
-# from the TrainConfig defaults.
-SETTING_FLAGS = [("lr_g", "--lr"), ("r1_gamma", "--gamma"), ("augment", "--aug"), ("ada_target", "--target"),
-                 ("ada_kimg", "--ada-kimg"), ("xflip", "--mirror")]
+# Written into the reproduce command separately (always, or from the snapshot's progress), or machine-local.
+_NOT_IN_RECIPE_FLAGS = {"total_kimg", "batch", "precision", "snapshot_kimg", "seed", "keep_snapshots", "device"}
 
 
 def resolve_snapshot(run_dir: Path, snapshot: str | os.PathLike = "latest") -> Path:
@@ -55,21 +51,29 @@ def sample_grid(G, seeds, path: Path, ncols: int = 8, truncation_psi: float = 1.
     return save_image_grid(images, path, ncols=min(ncols, len(seeds)))
 
 
-def _reproduce_commands(recipe: dict, kimg: float, name: str, out: str) -> str:
+def _reproduce_commands(recipe: dict, kimg: float, name: str, out: str, parent: dict | None = None) -> str:
+    """The `stylealign train` (or, for a child, `finetune --parent`) + `export` commands of this run."""
     train = recipe.get("train", {})
-    net = train.get("network", {})
     if not train:
         return "(the run recorded no recipe)"
     data_name = recipe.get("data_name") or "DATA"
-    flags = [f"{flag} {net[key]}" for key, flag in TRAIN_FLAGS if key in net]
     defaults = TrainConfig().to_dict()
-    for key, flag in SETTING_FLAGS:
-        value = train.get(key, defaults[key])
-        if value != defaults[key]:
-            flags.append(flag if isinstance(value, bool) else f"{flag} {value:g}" if isinstance(value, float)
-                         else f"{flag} {value}")
+    flags = []
+    for key, flag in CLI_FLAGS.items():  # every setting that differs from the default, as its CLI flag
+        if key in _NOT_IN_RECIPE_FLAGS:
+            continue
+        section, _, leaf = key.rpartition(".")
+        value, default = ((train.get(section) or {}).get(leaf), defaults[section][leaf]) if section else \
+            (train.get(key), defaults[key])
+        if value is None or value == default or (section == "finetune" and not parent):
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        flags.append(flag if isinstance(value, bool) else f"{flag} {value:g}" if isinstance(value, float)
+                     else f"{flag} {value}")
     flags = " ".join(flags)
-    cmd = (f"stylealign train --data data/{data_name} --out runs/{name} {flags} --batch {train.get('batch')} "
+    verb = f"finetune --parent {parent.get('uri')}" if parent else "train"
+    cmd = (f"stylealign {verb} --data data/{data_name} --out runs/{name} {flags} --batch {train.get('batch')} "
            f"--kimg {kimg:g} --precision {train.get('precision')} --snapshot-kimg {train.get('snapshot_kimg'):g} "
            f"--seed {train.get('seed', 0)} --resume latest")
     return cmd + f"\nstylealign export --run runs/{name} --out {out}"
@@ -107,7 +111,8 @@ def _card(name, out, manifest: dict, meta: dict, log_row: dict | None, seeds, dt
               f"Reproduce at commit `{recipe.get('commit')}` (training resumes with the same command after an "
               "interruption; `--kimg` is where this snapshot was taken: the learning-rate, EMA and ADA schedules "
               "do not depend on the total length):", "",
-              "```bash", _reproduce_commands(recipe, float(meta.get("kimg", 0)), name, out), "```", ""]
+              "```bash", _reproduce_commands(recipe, float(meta.get("kimg", 0)), name, out,
+                                                      meta.get("parent")), "```", ""]
     return "\n".join(lines)
 
 
