@@ -5,7 +5,7 @@
 * ``network.json`` + ``network.safetensors``: G, D and G_ema of the snapshot (float16 storage by
   default: half the bytes, loaded back as float32) with the run's recipe, kimg and lineage;
 * ``samples.png``: G_ema at seeds 0..N-1 (z = RandomState(seed).randn, as the official generate.py),
-  and ``reals.png`` when the run wrote one;
+  ``samples-trunc0.7.png``: the same seeds at truncation psi 0.7, and ``reals.png`` when the run wrote one;
 * ``MODEL_CARD.md``: data, architecture, kimg, the last training-log row, commit, sha256, and the
   commands that reproduce it.
 """
@@ -25,6 +25,7 @@ from ..grid import save_image_grid
 from .config import CLI_FLAGS, TrainConfig
 from .snapshots import SnapshotError, list_snapshots, read_log
 
+TRUNCATED_PSI = 0.7  # the second sample grid: the common truncation for showing a StyleGAN
 # Written into the reproduce command separately (always, or from the snapshot's progress), or machine-local.
 _NOT_IN_RECIPE_FLAGS = {"total_kimg", "batch", "precision", "snapshot_kimg", "seed", "keep_snapshots", "device"}
 
@@ -105,7 +106,8 @@ def _card(name, out, manifest: dict, meta: dict, log_row: dict | None, seeds, dt
         lines.append("| last log row | " + ", ".join(f"{k} {log_row[k]:.4g}" for k in keys) + " |")
     lines += ["", f"`samples.png`: G_ema at seeds {seeds[0]}-{seeds[-1]}, truncation 1.0, constant noise "
               "(`stylealign generate --network network.json --seeds "
-              f"{seeds[0]}-{seeds[-1]} --ncols 8 --out samples.png`)."
+              f"{seeds[0]}-{seeds[-1]} --ncols 8 --out samples.png`); `samples-trunc{TRUNCATED_PSI}.png`: the same "
+              f"seeds at truncation psi {TRUNCATED_PSI} (`--trunc {TRUNCATED_PSI}`)."
               + (" `reals.png`: training images, for comparison." if has_reals else ""), "",
               "FID/KID: not computed yet.", "",
               f"Reproduce at commit `{recipe.get('commit')}` (training resumes with the same command after an "
@@ -144,6 +146,7 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
         seeds = list(range(num_samples))
         G = load_checkpoint(manifest_path, networks=["G_ema"]).networks["G_ema"]  # what users will load
         sample_grid(G, seeds, tmp / "samples.png")
+        sample_grid(G, seeds, tmp / f"samples-trunc{TRUNCATED_PSI}.png", truncation_psi=TRUNCATED_PSI)
         has_reals = (run_dir / "reals.png").is_file()
         if has_reals:
             shutil.copyfile(run_dir / "reals.png", tmp / "reals.png")
