@@ -66,8 +66,9 @@ def add_parser(subparsers):
     e = subparsers.add_parser("export", help="package a run's snapshot as a model directory (weights, samples, card)",
                               description="Export a training snapshot as OUT/network.{json,safetensors} (G, D, "
                               "G_ema; float16 storage by default, loaded as float32), OUT/samples.png (G_ema, seeds "
-                              "0..N-1), OUT/samples-trunc0.7.png (the same at psi 0.7), OUT/reals.png and OUT/MODEL_CARD.md (data, architecture, kimg, commit, "
-                              "sha256, the commands that reproduce it). Written atomically.")
+                              "0..N-1), OUT/samples-trunc0.7.png (the same at psi 0.7), OUT/reals.png and "
+                              "OUT/MODEL_CARD.md (data, architecture, kimg, commit, sha256, the commands that "
+                              "reproduce it). Written atomically.")
     e.add_argument("--run", required=True, help="run directory of `stylealign train|finetune`")
     e.add_argument("--out", required=True, help="model directory to write (e.g. models/parent/emoji-noto-64)")
     e.add_argument("--snapshot", default="latest", help="'latest' (default) or a snapshot directory of the run")

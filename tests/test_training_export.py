@@ -105,14 +105,28 @@ def test_child_reproduce_command_is_a_finetune_with_its_freezing():
     from stylealign_core.training.config import TrainConfig
     from stylealign_core.training.export import _reproduce_commands
 
-    train = TrainConfig.from_dict({"batch": 8, "finetune": {"freeze": ["mapping", "affine"],
-                                                            "freeze_resolutions": [4, 8], "freeze_d": 2}})
+    train = TrainConfig.from_dict({"batch": 8, "network": {"channel_base": 2048},  # the parent's, not a flag
+                                   "finetune": {"freeze": ["mapping", "affine"],
+                                                "freeze_resolutions": [4, 8], "freeze_d": 2}})
     cmd = _reproduce_commands({"train": train.to_dict(), "data_name": "emoji-twitter-64"}, 20, "child", "models/c",
                               parent={"uri": "models/parent/p/network.json", "sha256": "00"})
     assert cmd.startswith("stylealign finetune --parent models/parent/p/network.json ")
     assert "--freeze mapping,affine" in cmd and "--freeze-res 4,8" in cmd and "--freezed 2" in cmd
+    assert "--cbase" not in cmd
     args = _reparse(cmd)
-    assert args.to_dict() == dict(train.to_dict(), total_kimg=20.0)
+    assert args.to_dict() == dict(train.to_dict(), total_kimg=20.0, network=TrainConfig().to_dict()["network"])
+
+
+def test_every_config_flag_exists_on_the_cli():
+    from stylealign.cli import build_parser
+    from stylealign_core.training.config import CLI_FLAGS
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices
+    for verb in ("train", "finetune"):
+        options = {o for action in sub[verb]._actions for o in action.option_strings}
+        skip = "network." if verb == "finetune" else "finetune."  # a child has its parent's architecture
+        expected = {f for k, f in CLI_FLAGS.items() if not k.startswith(skip)}
+        assert expected <= options, (verb, sorted(expected - options))
 
 
 def test_bad_freeze_res_names_the_key():

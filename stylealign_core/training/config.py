@@ -17,7 +17,7 @@ from ..precision import PRECISIONS
 # TrainConfig key (dotted inside `network` / `finetune`) -> its `stylealign train` / `finetune` flag. The CLI
 # turns set flags into config values with it, and a model card's reproduce command turns non-default values
 # back into flags with it, so the two cannot drift apart. `--lr` sets lr_g and lr_d together; list values are
-# comma lists on the command line; the finetune.* flags exist on `stylealign finetune` only.
+# comma lists on the command line; finetune.* flags exist on `stylealign finetune` only, network.* on `train` only.
 CLI_FLAGS = {
     "total_kimg": "--kimg", "batch": "--batch", "batch_gpu": "--batch-gpu", "lr_g": "--lr", "r1_gamma": "--gamma",
     "snapshot_kimg": "--snapshot-kimg", "keep_snapshots": "--keep", "seed": "--seed", "precision": "--precision",

@@ -66,7 +66,8 @@ def _reproduce_commands(recipe: dict, kimg: float, name: str, out: str, parent: 
         section, _, leaf = key.rpartition(".")
         value, default = ((train.get(section) or {}).get(leaf), defaults[section][leaf]) if section else \
             (train.get(key), defaults[key])
-        if value is None or value == default or (section == "finetune" and not parent):
+        # finetune.* flags exist on `finetune` only; a child's architecture is its parent's (no network.* flags)
+        if value is None or value == default or section == ("network" if parent else "finetune"):
             continue
         if isinstance(value, (list, tuple)):
             value = ",".join(str(v) for v in value)
