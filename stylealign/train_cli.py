@@ -7,7 +7,6 @@ import sys
 import yaml
 
 
-
 def _common(p: argparse.ArgumentParser):
     p.add_argument("--data", required=True, help="training data: a stylealign data set directory or a "
                    "stylegan2-ada-pytorch dataset zip")

@@ -52,6 +52,13 @@ def sample_grid(G, seeds, path: Path, ncols: int = 8, truncation_psi: float = 1.
     return save_image_grid(images, path, ncols=min(ncols, len(seeds)))
 
 
+def _lookup(values: dict, key: str):
+    """values["a"]["b"] for key "a.b" (None where a level is missing)."""
+    for part in key.split("."):
+        values = (values or {}).get(part)
+    return values
+
+
 def _reproduce_commands(recipe: dict, kimg: float, name: str, out: str, parent: dict | None = None) -> str:
     """The `stylealign train` (or, for a child, `finetune --parent`) + `export` commands of this run."""
     train = recipe.get("train", {})
@@ -63,11 +70,9 @@ def _reproduce_commands(recipe: dict, kimg: float, name: str, out: str, parent: 
     for key, flag in CLI_FLAGS.items():  # every setting that differs from the default, as its CLI flag
         if key in _NOT_IN_RECIPE_FLAGS:
             continue
-        section, _, leaf = key.rpartition(".")
-        value, default = ((train.get(section) or {}).get(leaf), defaults[section][leaf]) if section else \
-            (train.get(key), defaults[key])
+        value, default = _lookup(train, key), _lookup(defaults, key)
         # finetune.* flags exist on `finetune` only; a child's architecture is its parent's (no network.* flags)
-        if value is None or value == default or section == ("network" if parent else "finetune"):
+        if value is None or value == default or key.startswith("network." if parent else "finetune."):
             continue
         if isinstance(value, (list, tuple)):
             value = ",".join(str(v) for v in value)
