@@ -29,7 +29,7 @@ bench: setup
 # The shipped default parent (README, "The default parent"): train or continue (resumable), then export
 # the newest snapshot to models/parent/emoji-noto-64 (float16 weights, samples, MODEL_CARD.md).
 PARENT_RUN ?= runs/parent-noto-64
-PARENT_KIMG ?= 1000
+PARENT_KIMG ?= 2000
 parent: setup
 	test -f data/emoji-google-64/dataset.json || $(BIN)/stylealign data emoji --style google --out data/emoji-google-64
 	$(BIN)/stylealign train --data data/emoji-google-64 --out $(PARENT_RUN) --cbase 2048 --cmax 256 --map 2 \
