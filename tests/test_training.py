@@ -114,6 +114,21 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     assert a.metadata["augment_p"] == b.metadata["augment_p"]
 
 
+def test_finished_run_extended_with_larger_kimg_matches_one_long_run(tmp_path):
+    # `--kimg` is read from the command line on every resume: a finished run continues to a larger total
+    # from its newest snapshot, the way the default parent's recipe was raised from 1000 to 2000 kimg.
+    subprocess.run([sys.executable, "-c", _train_script(tmp_path / "long", 0.048)], check=True, timeout=300)
+    subprocess.run([sys.executable, "-c", _train_script(tmp_path / "ext", 0.024)], check=True, timeout=300)
+    assert list_snapshots(tmp_path / "ext")[-1].name == "snapshot-000000024"
+    subprocess.run([sys.executable, "-c", _train_script(tmp_path / "ext", 0.048)], check=True, timeout=300)
+    a = load_checkpoint(list_snapshots(tmp_path / "long")[-1] / "network.json")
+    b = load_checkpoint(list_snapshots(tmp_path / "ext")[-1] / "network.json")
+    assert b.metadata["kimg"] == pytest.approx(0.048)
+    for name in ("G", "D", "G_ema"):
+        sa, sb = state(a.networks[name]), state(b.networks[name])
+        assert all(torch.equal(sa[k], sb[k]) for k in sa), f"{name} differs after extending the run"
+
+
 def test_finetune_freezing_keeps_parts_fixed(tmp_path):
     parent = train(cfg(total_kimg=0.008), blobs(), tmp_path / "parent", progress=False)
 
