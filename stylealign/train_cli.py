@@ -77,6 +77,14 @@ def add_parser(subparsers):
     e.add_argument("--force", action="store_true", help="replace OUT if it exists")
     e.set_defaults(func=run_export)
 
+    c = subparsers.add_parser("curves", help="plot a run's training log (losses, ADA, images/s) as a PNG",
+                              description="Draw RUN/log.parquet against kimg: loss_G/loss_D, the R1 and path-length "
+                              "penalties, ADA p and r_t (with its target), images/s. Works on a run in progress; "
+                              "training itself redraws RUN/training-curves.png every 10 log rows and at the end.")
+    c.add_argument("--run", required=True, help="run directory of `stylealign train|finetune`")
+    c.add_argument("--out", help="PNG to write (default RUN/training-curves.png)")
+    c.set_defaults(func=run_curves)
+
 
 def _config(args):
     from stylealign_core.training.config import CLI_FLAGS, ConfigError, TrainConfig
@@ -167,3 +175,23 @@ def run_export(args) -> int:
         print(f"exported {args.run} -> {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
         return 0
     return _guard(go)
+
+
+def run_curves(args) -> int:
+    import json
+    from pathlib import Path
+
+    from stylealign_core.reports import plot_training_log
+
+    run = Path(args.run)
+    out = Path(args.out) if args.out else run / "training-curves.png"
+    config = run / "config.json"
+    train = json.loads(config.read_text()).get("train", {}) if config.is_file() else {}
+    try:
+        plot_training_log(run / "log.parquet", out, title=f"{run.name}: training log",
+                          ada_target=train.get("ada_target"))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0

@@ -57,7 +57,7 @@ def test_training_run_writes_snapshots_log_and_grids(tmp_path):
     ckpt = load_checkpoint(snaps[-1] / "network.json")
     assert set(ckpt.networks) >= {"G", "D", "G_ema"}
     assert ckpt.metadata["kimg"] == pytest.approx(0.032)
-    for name in ("reals.png", "log.parquet", "config.json", "samples/fakes000000032.png"):
+    for name in ("reals.png", "log.parquet", "config.json", "samples/fakes000000032.png", "training-curves.png"):
         assert (tmp_path / "run" / name).is_file(), name
     import pandas as pd
     log = pd.read_parquet(tmp_path / "run" / "log.parquet")

@@ -27,7 +27,8 @@ def test_export_writes_model_directory(run_dir, tmp_path, capsys):
     assert main(["export", "--run", str(run_dir), "--out", str(out), "--samples", "6"]) == 0
     assert "exported" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "network.json", "network.safetensors",
-                                                      "reals.png", "samples-trunc0.7.png", "samples.png"]
+                                                      "reals.png", "samples-trunc0.7.png", "samples.png",
+                                                      "training-curves.png"]
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], "temporary directory left behind"
     snap = list_snapshots(run_dir)[-1]
     source = load_checkpoint(snap / "network.json")
@@ -42,7 +43,7 @@ def test_export_writes_model_directory(run_dir, tmp_path, capsys):
     assert full.shape == trunc.shape == (16, 6 * 16, 3)  # up to 8 per row
     assert not np.array_equal(full, trunc)  # pulled towards w_avg
     card = (out / "MODEL_CARD.md").read_text()
-    assert "| kimg (images shown to D / 1000) | 0.032 |" in card
+    assert "| kimg (images shown to D / 1000) | 0.032 |" in card and "`training-curves.png`" in card
     assert exported.sha256 in card and "stylealign train --data data/blobs-16" in card and "--cbase 128" in card
 
 

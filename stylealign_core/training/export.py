@@ -6,6 +6,7 @@
   default: half the bytes, loaded back as float32) with the run's recipe, kimg and lineage;
 * ``samples.png``: G_ema at seeds 0..N-1 (z = RandomState(seed).randn, as the official generate.py),
   ``samples-trunc0.7.png``: the same seeds at truncation psi 0.7, and ``reals.png`` when the run wrote one;
+* ``training-curves.png``: the run's training log up to the snapshot (``reports.plot_training_log``);
 * ``MODEL_CARD.md``: data, architecture, kimg, the last training-log row, commit, sha256, and the
   commands that reproduce it.
 """
@@ -22,6 +23,7 @@ import torch
 
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..grid import save_image_grid
+from ..reports import plot_training_log
 from .config import CLI_FLAGS, TrainConfig
 from .snapshots import SnapshotError, list_snapshots, read_log
 
@@ -114,7 +116,9 @@ def _card(name, out, manifest: dict, meta: dict, log_row: dict | None, seeds, dt
               "(`stylealign generate --network network.json --seeds "
               f"{seeds[0]}-{seeds[-1]} --ncols 8 --out samples.png`); `samples-trunc{TRUNCATED_PSI}.png`: the same "
               f"seeds at truncation psi {TRUNCATED_PSI} (`--trunc {TRUNCATED_PSI}`)."
-              + (" `reals.png`: training images, for comparison." if has_reals else ""), "",
+              + (" `reals.png`: training images, for comparison." if has_reals else "")
+              + (" `training-curves.png`: the training log (losses, regularisers, ADA p and r_t, images/s) up to "
+                 "this snapshot." if log_row else ""), "",
               "FID/KID: not computed yet.", "",
               f"Reproduce at commit `{recipe.get('commit')}` (training resumes with the same command after an "
               "interruption; `--kimg` is where this snapshot was taken: the learning-rate, EMA and ADA schedules "
@@ -156,6 +160,9 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
         has_reals = (run_dir / "reals.png").is_file()
         if has_reals:
             shutil.copyfile(run_dir / "reals.png", tmp / "reals.png")
+        if rows:
+            plot_training_log(rows, tmp / "training-curves.png", title=f"{out_dir.name}: training log",
+                              ada_target=_lookup(meta.get("recipe"), "train.ada_target"))
         (tmp / "MODEL_CARD.md").write_text(_card(out_dir.name, str(out_dir), manifest, meta, rows[-1] if rows else None, seeds,
                                                  dtype, has_reals))
         os.chmod(tmp, 0o755)

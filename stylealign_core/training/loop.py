@@ -26,6 +26,7 @@ from ..discriminator import Discriminator
 from ..generator import Generator
 from ..grid import save_image_grid
 from ..precision import resolve
+from ..reports import plot_training_log
 from . import snapshots as snap
 from .augment import AdaController, augment_preset
 from .config import TrainConfig
@@ -33,6 +34,7 @@ from .distributed import DistContext
 from .loss import StyleGAN2Loss
 
 PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
+CURVES_EVERY_ROWS = 10  # training-curves.png is redrawn every 10 log rows (40 kimg at 4-kimg ticks) and at the end
 
 
 class TrainingDiverged(RuntimeError):
@@ -176,6 +178,8 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
             return torch.cat([G_ema(grid_z[i:i + batch_gpu], None if grid_c is None else grid_c[i:i + batch_gpu],
                                     noise_mode="const").cpu() for i in range(0, grid_n, batch_gpu)])
 
+    curves_at = [0]  # redraw training-curves.png once the log has grown this long, and at the end
+
     def save_snapshot():
         meta = dict(metadata or {}, kimg=nimg / 1000, step=step, augment_p=float(augment_pipe.p) if ada else 0.0)
         state = dict(opt_G=opt_G.state_dict() if opt_G else {}, opt_D=opt_D.state_dict() if opt_D else {}, pl_mean=loss.pl_mean.cpu(),
@@ -193,6 +197,10 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
             path = snap.write_snapshot(run_dir, nimg, write)
             save_image_grid(fakes, run_dir / "samples" / f"fakes{nimg:09d}.png", ncols=cfg.grid_size)
             snap.write_log(run_dir / "log.parquet", log_rows)
+            if log_rows and (len(log_rows) >= curves_at[0] or nimg >= total_nimg):
+                plot_training_log(log_rows, run_dir / "training-curves.png", title=f"{run_dir.name}: training log",
+                                  ada_target=cfg.ada_target)
+                curves_at[0] = len(log_rows) + CURVES_EVERY_ROWS
             snap.prune_snapshots(run_dir, cfg.keep_snapshots)
             ctx.barrier()
             return path
