@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from .atomic import write_atomic
 
 
 def images_to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -32,17 +33,6 @@ def make_grid(images: torch.Tensor, ncols: int | None = None, pad: int = 0, fill
 
 def save_image_grid(images: torch.Tensor, path: str | os.PathLike, ncols: int | None = None, pad: int = 0) -> Path:
     """Write a PNG grid atomically (temporary file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     grid = make_grid(images, ncols, pad)
     img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        img.save(tmp, format="PNG")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda tmp: img.save(tmp, format="PNG"))

@@ -1,4 +1,4 @@
-"""Helpers shared by the stage task modules: logging, JSON files, artifacts, retry settings.
+"""Helpers shared by the stage task modules: logging, reading JSON, artifacts, retry settings.
 
 Caching policy of the pipeline tasks: their outputs are files that DVC versions (a `dvc repro`
 stage deletes its outputs before running, and restores unchanged ones from its cache). Prefect's
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 # Network fetches (npm tarballs, https checkpoints): 3 retries, 5 s / 30 s / 2 min apart.
@@ -27,22 +26,6 @@ def logger():
         return get_run_logger()
     except Exception:  # noqa: BLE001 - MissingContextError outside a run
         return logging.getLogger("stylealign.pipeline")
-
-
-def write_json(path: str | os.PathLike, obj) -> Path:
-    """Write ``obj`` as sorted, indented JSON atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def read_json(path: str | os.PathLike):

@@ -17,12 +17,13 @@ import torch
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from stylealign_core.atomic import write_json_atomic
 from stylealign_core.checkpoints import load_generator
 from stylealign_core.grid import save_image_grid
 from stylealign_core.training.api import FINAL_NAME, finetune_child, set_threads
 from stylealign_core.training.config import TrainConfig
 
-from ._common import logger, read_json, write_json
+from ._common import logger, read_json
 
 GRID_NAME = "parent_vs_child.png"
 # Settings that may change between a snapshot and a resumed run without invalidating it.
@@ -124,5 +125,5 @@ def write_metrics(path: str, summary: dict) -> dict:
     for key in ("loss_G", "loss_D", "loss_r1", "loss_pl", "augment_p", "score_real", "score_fake"):
         if summary["last"].get(key) is not None:
             metrics[key] = summary["last"][key]
-    write_json(path, metrics)
+    write_json_atomic(path, metrics)
     return metrics

@@ -18,9 +18,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from stylealign_core.checkpoints import CheckpointError, fetch, load_checkpoint, save_checkpoint, sha256_file
+from stylealign_core.atomic import write_json_atomic
 from stylealign_core.checkpoints.native import checkpoint_paths
 
-from ._common import FETCH_RETRIES, FETCH_RETRY_DELAYS, logger, read_json, write_json
+from ._common import FETCH_RETRIES, FETCH_RETRY_DELAYS, logger, read_json
 
 NETWORK_NAME = "network"          # OUT/network.json + OUT/network.safetensors
 LINEAGE_NAME = "lineage.json"
@@ -127,7 +128,7 @@ def resolve_parent(uri: str, local: str | None, sha256: str | None, out: str, in
                          "num_params": {k: int(sum(p.numel() for p in m.parameters())) for k, m in networks.items()}},
             "ancestors": chain,
         }
-        write_json(tmp / LINEAGE_NAME, lineage)
+        write_json_atomic(tmp / LINEAGE_NAME, lineage)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)

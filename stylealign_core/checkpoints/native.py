@@ -27,12 +27,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .. import __version__
+from ..atomic import fsync_path as _fsync_path
+from ..atomic import write_atomic as _write_atomic
 from .errors import CheckpointError
 from .networks import NetworkSpec, RawCheckpoint, network_config
 
@@ -80,38 +81,6 @@ def to_json(obj, what: str = "metadata", source=None, indent: int | None = 2) ->
     except (TypeError, ValueError) as exc:
         raise CheckpointError(source, f"{what} must be JSON-serializable: {exc}",
                               "store strings, numbers, lists and dicts") from None
-
-
-def _fsync_path(path: Path, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
-    try:
-        os.fsync(fd)
-    except OSError:  # some filesystems refuse fsync on directories
-        if not directory:
-            raise
-    finally:
-        os.close(fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_atomic(target: Path, write) -> None:
-    """``write(tmp_path)`` then fsync and rename onto ``target``; the temp file never outlives a failure."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        _fsync_path(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 STORE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..atomic import write_bytes_atomic
 
 PANELS = (  # (title, columns, log-scale y)
     ("losses", ("loss_G", "loss_D"), False),
@@ -85,18 +86,4 @@ def plot_training_log(log, path: str | os.PathLike, title: str | None = None,
     fig.suptitle(title or f"training log, {kimg[-1]:g} kimg", fontsize=11)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    return _write_atomic(Path(path), buf.getvalue())
-
-
-def _write_atomic(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes_atomic(path, buf.getvalue())

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .. import components
+from ..atomic import write_json_atomic
 from ..checkpoints import save_checkpoint
 from ..discriminator import Discriminator
 from ..generator import Generator
@@ -168,8 +169,8 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "samples").mkdir(exist_ok=True)
-        snap.write_json(run_dir / "config.json", {"train": cfg.to_dict(), "world_size": world,
-                                                   "frozen": frozen, "metadata": metadata or {}})
+        write_json_atomic(run_dir / "config.json", {"train": cfg.to_dict(), "world_size": world,
+                                                    "frozen": frozen, "metadata": metadata or {}})
         reals = images[np.random.default_rng(cfg.seed).permutation(num_images)[:grid_n]]
         save_image_grid(_to_float(reals, "cpu"), run_dir / "reals.png", ncols=cfg.grid_size)
 

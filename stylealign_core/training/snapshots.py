@@ -17,7 +17,6 @@ killed run never leaves a snapshot that ``latest`` would pick up half-written.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -25,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+
+from ..atomic import fsync_path, write_atomic
 
 SNAPSHOT_PREFIX = "snapshot-"
 
@@ -70,11 +71,11 @@ def write_snapshot(run_dir: Path, nimg: int, write_contents) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
     try:
         write_contents(tmp)
-        _fsync_dir(tmp)
+        fsync_path(tmp, directory=True)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_path(final.parent, directory=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -102,31 +103,10 @@ def load_state(path: Path) -> dict:
                             f"or start fresh") from exc
 
 
-def atomic_write_bytes(path: Path, data: bytes):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, obj):
-    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
-
-
 def write_log(path: Path, rows: list[dict]):
     """Rewrite the Parquet training log atomically (it is small: one row per tick)."""
-    if not rows:
-        return
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    pd.DataFrame(rows).to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    if rows:
+        write_atomic(path, lambda tmp: pd.DataFrame(rows).to_parquet(tmp, index=False))
 
 
 def read_log(path: Path, up_to_nimg: int | None = None) -> list[dict]:
@@ -136,16 +116,3 @@ def read_log(path: Path, up_to_nimg: int | None = None) -> list[dict]:
     if up_to_nimg is not None:
         frame = frame[frame["nimg"] <= up_to_nimg]
     return frame.to_dict("records")
-
-
-def _fsync_dir(path: Path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
