@@ -186,10 +186,13 @@ def run_curves(args) -> int:
     run = Path(args.run)
     out = Path(args.out) if args.out else run / "training-curves.png"
     config = run / "config.json"
-    train = json.loads(config.read_text()).get("train", {}) if config.is_file() else {}
     try:
+        train = json.loads(config.read_text()).get("train", {}) if config.is_file() else {}
         plot_training_log(run / "log.parquet", out, title=f"{run.name}: training log",
                           ada_target=train.get("ada_target"))
+    except json.JSONDecodeError as exc:
+        print(f"error: {config}: not valid JSON ({exc}); training writes it at the start of a run", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -84,3 +84,6 @@ def test_curves_command_draws_a_run_and_names_a_run_without_log(tmp_path, capsys
     err = capsys.readouterr().err
     assert "error:" in err and str(tmp_path / "nope" / "log.parquet") in err
     assert not (tmp_path / "x.png").exists()
+    (run / "config.json").write_text("{not json")
+    assert main(["curves", "--run", str(run)]) == 2
+    assert f"error: {run / 'config.json'}: not valid JSON" in capsys.readouterr().err
