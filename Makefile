@@ -30,10 +30,15 @@ bench: setup
 # the newest snapshot to models/parent/emoji-noto-64 (float16 weights, samples, MODEL_CARD.md).
 PARENT_RUN ?= runs/parent-noto-64
 PARENT_KIMG ?= 2000
+# auto: bf16 on CUDA and on CPUs with native bf16 (AMX/AVX512-BF16), fp32 elsewhere (bf16 is emulated there,
+# ~16x slower). PARENT_DEVICE=cuda trains on a GPU (same recipe, same snapshots; resumable on either).
+PARENT_PRECISION ?= auto
+PARENT_DEVICE ?= cpu
 parent: setup
 	test -f data/emoji-google-64/dataset.json || $(BIN)/stylealign data emoji --style google --out data/emoji-google-64
 	$(BIN)/stylealign train --data data/emoji-google-64 --out $(PARENT_RUN) --cbase 2048 --cmax 256 --map 2 \
-	    --z-dim 256 --w-dim 256 --batch 16 --kimg $(PARENT_KIMG) --precision bf16 --ada-kimg 100 --snapshot-kimg 4 --keep 3 \
+	    --z-dim 256 --w-dim 256 --batch 16 --kimg $(PARENT_KIMG) --precision $(PARENT_PRECISION) \
+	    --device $(PARENT_DEVICE) --ada-kimg 100 --snapshot-kimg 4 --keep 3 \
 	    --resume latest
 
 export-parent: setup

@@ -24,7 +24,8 @@ def _common(p: argparse.ArgumentParser):
     p.add_argument("--keep", type=int, help="snapshots to keep (default 3)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"],
-                   help="mixed precision: bf16 autocast is 3-5x faster on CPUs with AMX (default fp32)")
+                   help="mixed precision: auto = bf16 on CUDA and on CPUs with native bf16 (AMX: 3-5x "
+                        "faster), fp32 on other CPUs, where bf16 is emulated and far slower (default fp32)")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--aug", choices=["bgc", "bg", "noaug"], help="ADA augmentation preset (default bgc)")
     p.add_argument("--target", type=float, help="ADA target r_t (default 0.6)")
