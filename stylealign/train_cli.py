@@ -13,8 +13,10 @@ def _common(p: argparse.ArgumentParser):
     p.add_argument("--out", required=True, help="run directory (snapshots, samples, log.parquet, network-final)")
     p.add_argument("--params", help="YAML file with training settings (e.g. params.yaml)")
     p.add_argument("--section", help="dotted key of the training settings inside --params (e.g. parent.train)")
-    p.add_argument("--resume", help="'latest' (newest snapshot of --out, or a fresh start if none) or a "
-                   "snapshot directory")
+    p.add_argument("--resume", help="'latest' (newest snapshot of --out, or a fresh start if none), a "
+                   "snapshot directory (exact resume), or a checkpoint with G and D (an exported model, an "
+                   "official .pkl, a rosinality .pt, a URL): weights and ADA p only, fresh optimizer states, "
+                   "continuing at its recorded kimg")
     p.add_argument("--kimg", type=float, help="total training length in thousands of images shown to D")
     p.add_argument("--batch", type=int, help="total batch size over all processes (default 32)")
     p.add_argument("--batch-gpu", type=int, help="micro-batch per process (gradient accumulation)")

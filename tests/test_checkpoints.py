@@ -263,3 +263,13 @@ def test_identical_saves_are_byte_identical(tmp_path):
         digests.append(hashlib.sha256((tmp_path / run / "net.safetensors").read_bytes()).hexdigest())
         texts.append((tmp_path / run / "net.json").read_text())
     assert digests[0] == digests[1] and texts[0] == texts[1]
+
+
+def test_a_model_directory_loads_as_its_network_checkpoint(nets, tmp_path):
+    save_checkpoint(tmp_path / "model" / "network", {"G_ema": nets["G_ema"], "D": nets["D"]}, metadata={"kimg": 3})
+    ckpt = load_checkpoint(tmp_path / "model")
+    assert ckpt.metadata["kimg"] == 3 and set(ckpt.networks) == {"G_ema", "D"}
+    assert ckpt.sha256 == load_checkpoint(tmp_path / "model" / "network.json").sha256
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="empty: is a directory without network.json"):
+        load_checkpoint(tmp_path / "empty")

@@ -9,7 +9,7 @@ import torch
 
 from ..generator import Generator
 from .errors import CheckpointError
-from .native import MANIFEST_SUFFIX, TENSORS_SUFFIX, checkpoint_paths, read_native, save_checkpoint, sha256_file
+from .native import DIR_CHECKPOINT_NAME, MANIFEST_SUFFIX, TENSORS_SUFFIX, checkpoint_paths, read_native, save_checkpoint, sha256_file
 from .networks import GENERATOR_NAMES, RawCheckpoint, build_network
 from .official import read_official
 from .remote import fetch, is_url
@@ -55,7 +55,8 @@ def detect_format(path: str | os.PathLike) -> str:
             return "stylealign"
         raise CheckpointError(path, "no such file")
     if path.is_dir():
-        raise CheckpointError(path, "is a directory", "pass the checkpoint file (NAME.json, .pkl or .pt)")
+        raise CheckpointError(path, f"is a directory without {DIR_CHECKPOINT_NAME}{MANIFEST_SUFFIX}",
+                              "pass the checkpoint file (NAME.json, .pkl or .pt) or a model directory")
     with open(path, "rb") as f:
         head = f.read(32)
     if not head:
@@ -82,6 +83,8 @@ def read_checkpoint(path_or_uri: str | os.PathLike, sha256: str | None = None,
         path = fetch(str(path_or_uri), sha256=sha256, cache=cache_dir)
     else:
         path = Path(path_or_uri).expanduser()
+        if path.is_dir() and (path / f"{DIR_CHECKPOINT_NAME}{MANIFEST_SUFFIX}").is_file():
+            path = path / DIR_CHECKPOINT_NAME  # a model directory (stylealign export) or a snapshot
     def check(digest: str, source) -> None:
         if sha256 is not None and digest != sha256.lower():
             raise CheckpointError(source, f"sha256 {digest} does not match the expected {sha256.lower()}",

@@ -40,6 +40,7 @@ from .networks import NetworkSpec, RawCheckpoint, network_config
 FORMAT_NAME = "stylealign-checkpoint"
 FORMAT_VERSION = 1
 MANIFEST_SUFFIX, TENSORS_SUFFIX = ".json", ".safetensors"
+DIR_CHECKPOINT_NAME = "network"  # the checkpoint of a directory (exported model, snapshot): DIR/network.json
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CHUNK = 1 << 20
 

@@ -58,6 +58,8 @@ def _run(cfg: TrainConfig, data, run_dir, parent=None, parent_info=None, resume=
     final = Path(run_dir) / FINAL_NAME
     if ctx.is_main:
         meta = dict(metadata, kimg=result["kimg"], frozen=result["frozen"])
+        if result["resumed_from"]:
+            meta["resumed_from"] = result["resumed_from"]
         save_checkpoint(final, {"G": result["G"], "D": result["D"], "G_ema": result["G_ema"]}, metadata=meta)
     ctx.barrier()
     result["checkpoint"] = str(final)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoints import load_checkpoint, save_checkpoint
+from ..checkpoints import DIR_CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ..grid import save_image_grid
 from ..reports import plot_training_log
 from .config import CLI_FLAGS, TrainConfig
@@ -150,7 +150,7 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        manifest_path = save_checkpoint(tmp / "network", ckpt.networks, metadata=meta, extra_tensors=ckpt.extra,
+        manifest_path = save_checkpoint(tmp / DIR_CHECKPOINT_NAME, ckpt.networks, metadata=meta, extra_tensors=ckpt.extra,
                                         dtype=dtype)
         manifest = json.loads(manifest_path.read_text())
         seeds = list(range(num_samples))

@@ -3,7 +3,7 @@
 ``train(cfg, images, run_dir, ...)`` runs StyleGAN2 training on uint8 images [N, C, R, R]:
 phases Gmain / Greg (every ``pl_interval``) / Dmain / Dreg (every ``r1_interval``) with the lazy
 regularisation correction of lr and betas, G EMA, ADA, snapshots every ``snapshot_kimg`` and
-exact resume.
+exact resume (from a snapshot), or a weights-only resume from any checkpoint.
 
 Determinism: every random draw of a micro-batch (z, style-mixing cutoff, noise maps, augmentation)
 comes from the global torch RNG seeded with (seed, step, phase, micro-batch index), and the data
@@ -22,7 +22,7 @@ import torch
 
 from .. import components
 from ..atomic import write_json_atomic
-from ..checkpoints import save_checkpoint
+from ..checkpoints import DIR_CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ..discriminator import Discriminator
 from ..generator import Generator
 from ..grid import save_image_grid
@@ -75,6 +75,31 @@ def _make_optimizer(params, lr, betas, eps, interval):
     return torch.optim.Adam(params, lr=lr * ratio, betas=tuple(b ** ratio for b in betas), eps=eps)
 
 
+def _resume_weights(uri: str, G, D, G_ema, augment_pipe, batch: int, device) -> tuple[int, int, dict]:
+    """Weights-only resume, as stylegan2-ada-pytorch's ``--resume PKL``: G, D and G_ema (G where the file
+    has no G_ema) and the ADA p from any checkpoint the loader reads (ours, an exported model, an official
+    .pkl, a rosinality .pt); the optimizer states and the path-length mean start fresh. Progress continues
+    from the checkpoint's recorded kimg and step (0 where it records none). Returns (step, nimg, lineage)."""
+    ckpt = load_checkpoint(uri, device=str(device))
+    missing = sorted({"G", "D"} - set(ckpt.networks))
+    if missing:
+        raise ValueError(f"{uri}: resuming training needs G and D; this checkpoint lacks {missing} (it holds "
+                         f"{sorted(ckpt.networks)}); resume from a snapshot, an exported model or a training pickle")
+    for name, net in (("G", G), ("D", D), ("G_ema", G_ema)):
+        try:
+            net.load_state_dict(ckpt.networks.get(name, ckpt.networks["G"]).state_dict())
+        except RuntimeError as exc:
+            raise ValueError(f"{uri}: its {name} does not fit this run's network settings; pass the settings it "
+                             f"was trained with (stylealign info {uri})\n{exc}") from exc
+    meta = ckpt.metadata or {}
+    p = ckpt.extra.get("augment_pipe.p", meta.get("augment_p"))
+    if augment_pipe is not None and p is not None:
+        augment_pipe.p.fill_(float(p))
+    nimg = int(round(float(meta.get("kimg", 0)) * 1000))
+    step = int(meta.get("step", nimg // batch))
+    return step, nimg, dict(ckpt.lineage(), kimg=nimg / 1000)
+
+
 def _to_float(images_u8: np.ndarray, device) -> torch.Tensor:
     return torch.from_numpy(images_u8).to(device).float() / 127.5 - 1
 
@@ -84,8 +109,9 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
           progress: bool = True) -> dict:
     """Train (or fine-tune from ``parent``, a loaded Checkpoint) and return a summary dict.
 
-    ``images``: uint8 [N, C, R, R]. ``labels``: float [N, c_dim] or None. ``resume``: None,
-    "latest" or a snapshot directory. ``metadata`` is recorded in every checkpoint (e.g. the recipe).
+    ``images``: uint8 [N, C, R, R]. ``labels``: float [N, c_dim] or None. ``resume``: None, "latest", a
+    snapshot directory (exact resume) or a checkpoint path/URL (weights only: ``_resume_weights``).
+    ``metadata`` is recorded in every checkpoint (e.g. the recipe; ``resumed_from`` after a weights resume).
     """
     ctx = dist_ctx or DistContext()
     run_dir = Path(run_dir)
@@ -139,14 +165,20 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
     ctx.broadcast_module(G_ema)
 
     # ---- resume -----------------------------------------------------------------------------------
-    step, nimg, log_rows = 0, 0, []
+    step, nimg, log_rows, resumed_from = 0, 0, [], None
     resume_from = snap.resolve_resume(run_dir, resume)
-    if resume_from is not None:
-        from ..checkpoints import load_checkpoint
-        ckpt = load_checkpoint(resume_from / "network.json", device=str(device))
+    if isinstance(resume_from, str):  # a checkpoint, not a snapshot: weights only
+        step, nimg, resumed_from = _resume_weights(resume_from, G, D, G_ema, augment_pipe, batch, device)
+        metadata = dict(metadata or {}, resumed_from=resumed_from)
+        log_rows = snap.read_log(run_dir / "log.parquet", up_to_nimg=nimg)
+    elif resume_from is not None:
+        ckpt = load_checkpoint(resume_from / DIR_CHECKPOINT_NAME, device=str(device))
         for name, net in (("G", G), ("D", D), ("G_ema", G_ema)):
             net.load_state_dict(ckpt.networks[name].state_dict())
         state = snap.load_state(resume_from / "training_state.pt")
+        if "resumed_from" in (ckpt.metadata or {}):  # keep the lineage of an earlier weights-only resume
+            resumed_from = ckpt.metadata["resumed_from"]
+            metadata = dict(metadata or {}, resumed_from=resumed_from)
         for opt, key in ((opt_G, "opt_G"), (opt_D, "opt_D")):
             if opt is not None:
                 settings = [{k: g[k] for k in ("lr", "betas", "eps")} for g in opt.param_groups]
@@ -190,7 +222,7 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
 
         def write(tmp: Path):
             extra = {"augment_pipe.p": augment_pipe.p.detach().cpu()} if ada else None
-            save_checkpoint(tmp / "network", {"G": G, "D": D, "G_ema": G_ema}, metadata=meta, extra_tensors=extra)
+            save_checkpoint(tmp / DIR_CHECKPOINT_NAME, {"G": G, "D": D, "G_ema": G_ema}, metadata=meta, extra_tensors=extra)
             snap.save_state(tmp / "training_state.pt", state)
             save_image_grid(fakes, tmp / "fakes.png", ncols=cfg.grid_size)
 
@@ -296,7 +328,7 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
     if bar is not None:
         bar.close()
     return {"run_dir": str(run_dir), "kimg": nimg / 1000, "steps": step, "snapshot": str(last_snapshot or ""),
-            "G_ema": G_ema, "G": G, "D": D, "frozen": frozen, "log": log_rows}
+            "G_ema": G_ema, "G": G, "D": D, "frozen": frozen, "log": log_rows, "resumed_from": resumed_from}
 
 
 def _after_phase(phase, phase_stats, G, loss, ada, ctx, tick_stats, rounds):

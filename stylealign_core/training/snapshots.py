@@ -48,19 +48,27 @@ def list_snapshots(run_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
-def resolve_resume(run_dir: Path, resume: str | os.PathLike | None) -> Path | None:
+def is_snapshot(path) -> bool:
+    """A complete training snapshot directory (exact resume), as opposed to a plain checkpoint."""
+    return isinstance(path, Path) and (path / "training_state.pt").is_file()
+
+
+def resolve_resume(run_dir: Path, resume: str | os.PathLike | None) -> Path | str | None:
     """``None`` -> start fresh; ``"latest"`` -> newest complete snapshot of the run (None if none yet);
-    a path -> that snapshot directory."""
+    a snapshot directory -> that snapshot (exact resume); any other path or URL -> returned as a string:
+    a checkpoint to take the weights from (see ``loop.train``)."""
     if resume is None:
         return None
     if str(resume) == "latest":
         snaps = list_snapshots(run_dir)
         return snaps[-1] if snaps else None
     path = Path(resume)
-    if not (path / "training_state.pt").is_file():
-        raise SnapshotError(f"{path}: not a training snapshot (no training_state.pt); "
-                            f"pass a directory under {Path(run_dir) / 'snapshots'} or 'latest'")
-    return path
+    if is_snapshot(path):
+        return path
+    if path.name.startswith(SNAPSHOT_PREFIX):
+        raise SnapshotError(f"{path}: not a complete training snapshot (no training_state.pt); "
+                            f"pass another directory under {Path(run_dir) / 'snapshots'} or 'latest'")
+    return str(resume)
 
 
 def write_snapshot(run_dir: Path, nimg: int, write_contents) -> Path:
