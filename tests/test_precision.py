@@ -52,16 +52,12 @@ def test_explicit_bf16_on_emulating_cpu_warns_once_and_still_runs_bf16(cpu_flags
     assert resolve("cpu", "auto") == "fp32"
 
 
-def test_no_warning_where_bf16_is_native_or_not_asked_for(cpu_flags):
-    cpu_flags(True)
+@pytest.mark.parametrize("native, asked, expect", [
+    (True, [("cpu", "bf16"), ("cpu", "auto"), ("cuda", "bf16")], ["bf16", "bf16", "bf16"]),
+    (False, [("cpu", "fp32"), ("cpu", "auto"), ("cuda", "bf16")], ["fp32", "fp32", "bf16"]),
+])
+def test_no_warning_where_bf16_is_native_or_not_asked_for(cpu_flags, native, asked, expect):
+    cpu_flags(native)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert resolve("cpu", "bf16") == "bf16"
-        assert resolve("cpu", "auto") == "bf16"
-        assert resolve("cuda", "bf16") == "bf16"
-    cpu_flags(False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert resolve("cpu", "fp32") == "fp32"
-        assert resolve("cpu", "auto") == "fp32"
-        assert resolve("cuda", "bf16") == "bf16"
+        assert [resolve(device, mode) for device, mode in asked] == expect
