@@ -34,12 +34,16 @@ PARENT_KIMG ?= 2000
 # ~16x slower). PARENT_DEVICE=cuda trains on a GPU (same recipe, same snapshots; resumable on either).
 PARENT_PRECISION ?= auto
 PARENT_DEVICE ?= cpu
+# PARENT_RESUME: latest (the run's newest snapshot) or a checkpoint to take the weights from (e.g. an export
+# brought from another machine; fresh optimizer states). PARENT_BATCH: 16 on CPU; a GPU is faster at 32-64.
+PARENT_RESUME ?= latest
+PARENT_BATCH ?= 16
 parent: setup
 	test -f data/emoji-google-64/dataset.json || $(BIN)/stylealign data emoji --style google --out data/emoji-google-64
 	$(BIN)/stylealign train --data data/emoji-google-64 --out $(PARENT_RUN) --cbase 2048 --cmax 256 --map 2 \
-	    --z-dim 256 --w-dim 256 --batch 16 --kimg $(PARENT_KIMG) --precision $(PARENT_PRECISION) \
+	    --z-dim 256 --w-dim 256 --batch $(PARENT_BATCH) --kimg $(PARENT_KIMG) --precision $(PARENT_PRECISION) \
 	    --device $(PARENT_DEVICE) --ada-kimg 100 --snapshot-kimg 4 --keep 3 \
-	    --resume latest
+	    --resume $(PARENT_RESUME)
 
 export-parent: setup
 	$(BIN)/stylealign export --run $(PARENT_RUN) --out models/parent/emoji-noto-64 --force
