@@ -9,7 +9,8 @@ import torch
 
 from ..generator import Generator
 from .errors import CheckpointError
-from .native import DIR_CHECKPOINT_NAME, MANIFEST_SUFFIX, TENSORS_SUFFIX, checkpoint_paths, read_native, save_checkpoint, sha256_file
+from .native import (DIR_CHECKPOINT_NAME, MANIFEST_SUFFIX, TENSORS_SUFFIX, checkpoint_paths, read_native,
+                     save_checkpoint, sha256_file)
 from .networks import GENERATOR_NAMES, RawCheckpoint, build_network
 from .official import read_official
 from .remote import fetch, is_url

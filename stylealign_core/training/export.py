@@ -150,8 +150,8 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        manifest_path = save_checkpoint(tmp / DIR_CHECKPOINT_NAME, ckpt.networks, metadata=meta, extra_tensors=ckpt.extra,
-                                        dtype=dtype)
+        manifest_path = save_checkpoint(tmp / DIR_CHECKPOINT_NAME, ckpt.networks, metadata=meta,
+                                        extra_tensors=ckpt.extra, dtype=dtype)
         manifest = json.loads(manifest_path.read_text())
         seeds = list(range(num_samples))
         G = load_checkpoint(manifest_path, networks=["G_ema"]).networks["G_ema"]  # what users will load
