@@ -112,6 +112,7 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
     ``images``: uint8 [N, C, R, R]. ``labels``: float [N, c_dim] or None. ``resume``: None, "latest", a
     snapshot directory (exact resume) or a checkpoint path/URL (weights only: ``_resume_weights``).
     ``metadata`` is recorded in every checkpoint (e.g. the recipe; ``resumed_from`` after a weights resume).
+    On CPU it turns on ``torch.set_flush_denormal`` for the process (denormals are slow on x86).
     """
     ctx = dist_ctx or DistContext()
     run_dir = Path(run_dir)
@@ -126,6 +127,10 @@ def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | No
         raise ValueError(f"batch {batch} is not divisible by batch_gpu {batch_gpu} x {world} processes")
     rounds = batch // (batch_gpu * world)
     precision = resolve(device.type, cfg.precision)
+    if device.type == "cpu":
+        # Denormal floats take a slow microcode path on x86: fine-tuning a trained parent ran at 9.4 images/s
+        # with them and 13 without (default child, 2-core AMD EPYC). Values below 1.2e-38 become 0.
+        torch.set_flush_denormal(True)
     c_dim = 0 if labels is None else labels.shape[1]
 
     # ---- networks ------------------------------------------------------------------------------
