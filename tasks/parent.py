@@ -17,13 +17,14 @@ import torch
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from stylealign_core.checkpoints import CheckpointError, fetch, load_checkpoint, save_checkpoint, sha256_file
+from stylealign_core.checkpoints import (DIR_CHECKPOINT_NAME, CheckpointError, fetch, load_checkpoint, save_checkpoint,
+                                        sha256_file)
 from stylealign_core.atomic import write_json_atomic
 from stylealign_core.checkpoints.native import checkpoint_paths
 
 from ._common import FETCH_RETRIES, FETCH_RETRY_DELAYS, logger, read_json
 
-NETWORK_NAME = "network"          # OUT/network.json + OUT/network.safetensors
+NETWORK_NAME = DIR_CHECKPOINT_NAME  # OUT/network.json + OUT/network.safetensors (a model directory)
 LINEAGE_NAME = "lineage.json"
 REQUIRED_NETWORKS = ("G", "D")    # fine-tuning needs both; G_ema is copied from G when absent
 
