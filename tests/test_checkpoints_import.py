@@ -1,6 +1,7 @@
 """Importers: official stylegan2-ada-pytorch pickles (never executed), rosinality .pt, refusals."""
 import argparse
 import collections
+import copy
 import math
 import os
 import pickle
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from stylealign_core import Discriminator, Generator, ops
-from stylealign_core.checkpoints import CheckpointError, load_checkpoint, load_generator, save_checkpoint
+from stylealign_core.checkpoints import CheckpointError, load_checkpoint, load_generator, save_checkpoint, sha256_file
 from stylealign_core.checkpoints.rosinality import discriminator_to_rosinality, generator_to_rosinality
 
 from test_checkpoints import images, randomize
@@ -384,3 +385,24 @@ def _check_against_rosinality(ros, tmp_path):
         img = ckpt.networks["G_ema"](z, truncation_psi=0.7, noise_mode="const")
         assert ((img - ref).norm() / ref.norm()).item() < 1e-5
         torch.testing.assert_close(ckpt.networks["D"](x), d(x), rtol=1e-4, atol=1e-4)
+
+
+def test_training_resumes_from_an_official_pickle(tmp_path, official_modules):
+    # stylegan2-ada-pytorch's `--resume network-snapshot.pkl`: its weights and ADA p, our loop
+    from stylealign_core.training.augment import augment_preset
+    from stylealign_core.training.loop import _resume_weights, build_networks, train
+    from test_training import blobs, cfg
+    config = cfg(total_kimg=0.008)
+    G, D = (randomize(net) for net in build_networks(config, 16, 3, 0))
+    pkl = write_official_pickle(tmp_path / "network-snapshot-000100.pkl", G, D)
+    fresh_G, fresh_D = build_networks(config, 16, 3, 0)
+    fresh_G_ema, pipe = copy.deepcopy(fresh_G), augment_preset("bgc")
+    step, nimg, lineage = _resume_weights(str(pkl), fresh_G, fresh_D, fresh_G_ema, pipe, batch=4, device="cpu")
+    assert (step, nimg) == (0, 0)                      # an official pickle records no progress
+    assert lineage["format"] == "stylegan2-ada-pkl" and lineage["sha256"] == sha256_file(pkl)
+    assert float(pipe.p) == pytest.approx(0.35)
+    for ours, theirs in ((fresh_G, G), (fresh_D, D), (fresh_G_ema, G)):
+        a, b = ours.state_dict(), theirs.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in b)
+    result = train(config, blobs(), tmp_path / "run", resume=str(pkl), progress=False)
+    assert result["kimg"] == pytest.approx(0.008) and result["resumed_from"]["format"] == "stylegan2-ada-pkl"
