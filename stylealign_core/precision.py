@@ -7,9 +7,9 @@ the run down:
 * CPU with AMX-BF16 (Intel Sapphire Rapids and later): bf16 (convs 3-5x faster than fp32).
 * CPU with AVX512-BF16 but no AMX (e.g. AMD Zen 4): bf16 was 1.56x faster than fp32 for the default
   parent's layers but ~18x slower for the tiny smoke network, so the flag alone decides nothing. A
-  short probe times a forward+backward of the network at hand (fp32 against bf16 autocast, a few reps,
-  about a second) and bf16 is chosen only when it is at least ``BF16_MIN_SPEEDUP`` times faster. The
-  result is cached per (CPU model, torch version, threads, network config, batch) in
+  short probe times a forward+backward of the network at hand (fp32 against bf16 autocast, 3-10
+  alternating reps, about two seconds) and bf16 is chosen only when it is at least ``BF16_MIN_SPEEDUP``
+  times faster. The result is cached per (CPU model, torch version, threads, network config, batch) in
   ``$STYLEALIGN_CACHE/precision/`` (default ``~/.cache/stylealign``). Without a network to probe: fp32.
 * Any other CPU (bf16 emulated: a 2048^3 bf16 matmul ran at 0.3 GFLOP/s against 80 in fp32 on a 2-core
   AMD EPYC Zen 3, StyleGAN2 training at 1 image/s against 16): fp32.
@@ -30,6 +30,7 @@ import inspect
 import json
 import logging
 import os
+import statistics
 import time
 import warnings
 from pathlib import Path
@@ -43,8 +44,9 @@ CPU_BF16_KINDS = ("amx", "avx512", "none")
 CPU_BF16_ENV = "STYLEALIGN_CPU_BF16"
 BF16_MIN_SPEEDUP = 1.2   # bf16 must be this much faster than fp32 for "auto" to pick it on a CPU
 PROBE_BATCH = 8
-PROBE_REPS = 3
-PROBE_BUDGET_S = 2.0     # stop adding timed reps once the probe has run this long
+PROBE_MIN_REPS = 3       # timed (fp32, bf16) pairs, at least ...
+PROBE_MAX_REPS = 10      # ... and at most, adding pairs while the probe has run less than PROBE_BUDGET_S
+PROBE_BUDGET_S = 2.0
 PROBE_VERSION = 1        # part of the cache key: bump when the probe's method changes
 
 log = logging.getLogger(__name__)
@@ -240,21 +242,25 @@ def _read_record(path: Path, key: dict) -> dict | None:
     return record if ok else None
 
 
-def measure_bf16_speedup(net, inputs, time_step: TimeStep = time_step_wall, reps: int = PROBE_REPS,
-                         budget_s: float = PROBE_BUDGET_S) -> tuple[float, float]:
-    """(fp32 seconds, bf16 seconds) per step: the fastest of up to ``reps`` alternating timed runs each,
-    after one untimed warm-up of each (allocation, kernel selection)."""
+def measure_bf16_speedup(net, inputs, time_step: TimeStep = time_step_wall, min_reps: int = PROBE_MIN_REPS,
+                         max_reps: int = PROBE_MAX_REPS, budget_s: float = PROBE_BUDGET_S) -> dict:
+    """Time alternating fp32 / bf16 steps (after one untimed warm-up of each: allocation, kernel selection):
+    at least ``min_reps`` pairs, more while under ``budget_s`` seconds, at most ``max_reps``.
+
+    Returns ``fp32_s`` / ``bf16_s`` (the fastest step of each), ``reps`` and ``speedup``: the smaller of
+    the two estimates fp32_s / bf16_s and the median of the per-pair ratios, so that a noisy machine (other
+    processes stealing the cores) needs both to agree before bf16 counts as faster.
+    """
     steps = {p: _training_step(net, inputs, p) for p in ("fp32", "bf16")}
     for step in steps.values():
         step()
-    times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    pairs: list[tuple[float, float]] = []
     start = time.perf_counter()
-    for _ in range(max(1, reps)):
-        for precision, step in steps.items():
-            times[precision].append(float(time_step(precision, step)))
-        if time.perf_counter() - start > budget_s:
-            break
-    return min(times["fp32"]), min(times["bf16"])
+    while len(pairs) < max(1, min_reps) or (len(pairs) < max_reps and time.perf_counter() - start < budget_s):
+        pairs.append(tuple(max(float(time_step(p, step)), 1e-12) for p, step in steps.items()))
+    fp32_s, bf16_s = min(t for t, _ in pairs), min(t for _, t in pairs)
+    median_ratio = statistics.median(f / b for f, b in pairs)
+    return {"fp32_s": fp32_s, "bf16_s": bf16_s, "reps": len(pairs), "speedup": min(fp32_s / bf16_s, median_ratio)}
 
 
 def probe_bf16(network, batch: int = PROBE_BATCH, cache_dir: str | os.PathLike | None = None,
@@ -264,8 +270,9 @@ def probe_bf16(network, batch: int = PROBE_BATCH, cache_dir: str | os.PathLike |
     ``network``: a Generator or Discriminator (a private copy is timed) or a Generator config dict.
     ``cache_dir``: where the records live (default ``$STYLEALIGN_CACHE/precision``). ``time_step``:
     ``(precision, step) -> seconds`` for one call of ``step`` (default: the wall clock, ``time_step_wall``).
-    Returns the record: ``key``, ``fp32_s``, ``bf16_s``, ``speedup`` (fp32_s / bf16_s), ``choice`` ("bf16"
-    when speedup >= BF16_MIN_SPEEDUP, else "fp32"), ``cached`` (whether it came from the cache) and ``path``.
+    Returns the record: ``key``, ``fp32_s``, ``bf16_s``, ``reps``, ``speedup`` (see ``measure_bf16_speedup``),
+    ``choice`` ("bf16" when speedup >= BF16_MIN_SPEEDUP, else "fp32"), ``cached`` (whether it came from the
+    cache) and ``path``.
     """
     if batch < 1:
         raise ValueError(f"the bf16 probe batch must be >= 1, got {batch}")
@@ -276,9 +283,8 @@ def probe_bf16(network, batch: int = PROBE_BATCH, cache_dir: str | os.PathLike |
     cached = record is not None
     if record is None:
         net = _probe_network(network).train()
-        fp32_s, bf16_s = measure_bf16_speedup(net, _probe_inputs(net, batch), time_step or time_step_wall)
-        record = {"key": key, "fp32_s": fp32_s, "bf16_s": bf16_s, "speedup": fp32_s / max(bf16_s, 1e-12),
-                  "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        record = dict(measure_bf16_speedup(net, _probe_inputs(net, batch), time_step or time_step_wall), key=key,
+                      measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         _write_record(path, record)
     record = dict(record, choice="bf16" if record["speedup"] >= BF16_MIN_SPEEDUP else "fp32", cached=cached,
                   path=str(path))
