@@ -20,10 +20,8 @@ from __future__ import annotations
 import torch
 
 from . import ops
-from .latents.layout import StyleLayer, StyleLayout  # noqa: F401 - re-exported: generator.StyleLayout stays valid
+from .latents.layout import SPACES, StyleLayer, StyleLayout  # noqa: F401 - re-exported: old names stay valid
 from .layers import FullyConnectedLayer, SynthesisLayer, ToRGBLayer
-
-SPACES = ("z", "w", "w+", "s")
 
 
 class MappingNetwork(torch.nn.Module):

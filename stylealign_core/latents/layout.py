@@ -1,4 +1,5 @@
-"""StyleLayout: the coordinates of StyleSpace S (which flat S index is which layer's which channel).
+"""The latent spaces (Z, W, W+, S) and StyleLayout: the coordinates of StyleSpace S (which flat S index
+is which layer's which channel).
 
 A generator builds its layout once (``G.style_layout``); S-space edits, analyses and samplers use it to
 name coordinates: ``layout.index("b16.conv1", 7)`` is the flat S index of channel 7 of that layer's style.
@@ -8,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+SPACES = ("z", "w", "w+", "s")  # where a code can live: Z -> W -> W+ -> S -> image
 
 
 @dataclass(frozen=True)

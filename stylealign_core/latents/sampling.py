@@ -16,9 +16,9 @@ from typing import Sequence
 
 import torch
 
+from .layout import SPACES
 from .seeds import z_from_seeds
 
-LATENT_SPACES = ("z", "w", "w+", "s")
 DEFAULT_BATCH = 16
 
 
@@ -42,8 +42,8 @@ def class_labels(G, class_idx: int | None, count: int, device=None) -> torch.Ten
 
 
 def _check_space(space: str) -> None:
-    if space not in LATENT_SPACES:
-        raise ValueError(f"latent space must be one of {LATENT_SPACES}, got {space!r}")
+    if space not in SPACES:
+        raise ValueError(f"latent space must be one of {SPACES}, got {space!r}")
 
 
 def _code_in_space(G, z: torch.Tensor, c, space: str, truncation_psi: float) -> torch.Tensor:

@@ -2,8 +2,9 @@
 
 z for seed ``s`` is ``numpy.random.RandomState(s).randn(z_dim)`` cast to float32, exactly what NVlabs'
 ``generate.py`` feeds its generators. Every entry point (the API, ``stylealign generate``, the exported
-``samples.png``, the training loop's fixed grid, the parent-vs-child comparison) turns seeds into z here,
-so "the same z in parent and child" and "seed 7 of this model" mean the same thing everywhere.
+``samples.png``, the parent-vs-child comparison, and the training loop's fixed grid via ``grid_seeds``)
+turns seeds into z here, so "the same z in parent and child" and "seed 7 of this model" mean the same
+thing everywhere.
 """
 from __future__ import annotations
 
