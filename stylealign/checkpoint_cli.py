@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 FORMATS_HELP = ("stylealign NAME.json + NAME.safetensors (give either file or NAME), stylegan2-ada-pytorch / "
@@ -15,24 +16,13 @@ FORMATS_HELP = ("stylealign NAME.json + NAME.safetensors (give either file or NA
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-15', '1,5,7', '0-3,10' -> list of seeds (ranges inclusive)."""
-    seeds: list[int] = []
+    """``--seeds`` type: '0-15', '1,5,7', '0-3,10' -> seeds (:func:`stylealign_core.latents.parse_seeds`)."""
+    from stylealign_core.latents import parse_seeds as parse_seed_list
+
     try:
-        for part in (p.strip() for p in text.split(",")):
-            if not part:
-                continue
-            if "-" in part[1:]:
-                lo, hi = (int(v) for v in part.split("-", 1))
-                if hi < lo:
-                    raise ValueError
-                seeds.extend(range(lo, hi + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad seed list {text!r}: use e.g. 0-15 or 1,5,7") from None
-    if not seeds or any(s < 0 or s >= 2 ** 32 for s in seeds):
-        raise argparse.ArgumentTypeError(f"bad seed list {text!r}: seeds are integers in [0, 2^32)")
-    return seeds
+        return parse_seed_list(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _network_line(name: str, module) -> str:
@@ -128,46 +118,30 @@ def cmd_info(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    import numpy as np
-    import torch
-
     from stylealign_core.checkpoints import CheckpointError, load_generator
     from stylealign_core.grid import save_image_grid
+    from stylealign_core.latents import synthesize_seeds
 
     try:
         G = load_generator(args.network, device=args.device, sha256=args.sha256)
     except CheckpointError as exc:
         return _fail(exc)
-    c = None
-    if G.c_dim:
-        if args.class_idx is None or not 0 <= args.class_idx < G.c_dim:
-            print(f"stylealign: error: {args.network}: conditional generator (c_dim={G.c_dim}): pass "
-                  f"--class-idx in [0, {G.c_dim})", file=sys.stderr)
-            return 2
-        c = torch.zeros([1, G.c_dim], device=args.device)
-        c[:, args.class_idx] = 1
-    elif args.class_idx is not None:
+    class_idx = args.class_idx
+    if G.c_dim and (class_idx is None or not 0 <= class_idx < G.c_dim):
+        print(f"stylealign: error: {args.network}: conditional generator (c_dim={G.c_dim}): pass "
+              f"--class-idx in [0, {G.c_dim})", file=sys.stderr)
+        return 2
+    if not G.c_dim and class_idx is not None:
         print(f"stylealign: note: --class-idx ignored, {args.network} is unconditional", file=sys.stderr)
-    # Same z as the official generate.py: RandomState(seed).randn(1, z_dim).
-    z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in args.seeds])).float()
-    images = []
-    with torch.no_grad():
-        for i in range(0, len(z), args.batch):
-            zb = z[i:i + args.batch].to(args.device)
-            cb = None if c is None else c.expand(len(zb), -1)
-            if args.space == "z":
-                latent = zb
-            else:
-                latent = G.z_to_w(zb, cb, truncation_psi=args.trunc)
-                if args.space in ("w+", "s"):
-                    latent = G.w_to_wplus(latent)
-                if args.space == "s":
-                    latent = G.wplus_to_s(latent)
-            images.append(G.synthesize(latent, space=args.space, c=cb, truncation_psi=args.trunc,
-                                       noise_mode=args.noise_mode).cpu())
-    grid = torch.cat(images)
+        class_idx = None
+    # z for seed s: RandomState(s).randn(z_dim), as the official generate.py (stylealign_core.latents).
+    try:
+        grid = synthesize_seeds(G, args.seeds, truncation_psi=args.trunc, class_idx=class_idx, space=args.space,
+                                noise_mode=args.noise_mode, batch=args.batch, device=args.device)
+    except ValueError as exc:  # e.g. --batch 0
+        return _fail(exc)
     out = save_image_grid(grid, args.out, ncols=args.ncols)
-    ncols = args.ncols or int(np.ceil(np.sqrt(len(grid))))
+    ncols = args.ncols or math.ceil(math.sqrt(len(grid)))
     print(f"wrote {out}: {len(grid)} images {G.img_resolution}x{G.img_resolution}, {ncols} per row, seeds "
           f"{args.seeds[0]}..{args.seeds[-1]}, trunc {args.trunc}, via {args.space} space")
     return 0
@@ -203,9 +177,10 @@ def add_parser(subparsers) -> None:
         "generate", help="write a PNG grid of samples from a checkpoint's generator",
         description="Sample the generator (G_ema if present, else G) of a checkpoint at the given seeds and "
                     "write one PNG grid. z for seed s is numpy RandomState(s).randn(z_dim), as in the official "
-                    "generate.py, so seeds are comparable across implementations.")
+                    "generate.py, so seeds are comparable across implementations and the same seed gives the "
+                    "same image as in exported samples.png and the parent-vs-child grid (at the same --batch).")
     p.add_argument("--network", required=True, metavar="CKPT", help="checkpoint path or https URL: " + FORMATS_HELP)
-    p.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-15"), metavar="LIST",
+    p.add_argument("--seeds", type=parse_seeds, default="0-15", metavar="LIST",
                    help="seeds, e.g. 0-15 or 1,5,7 (default: 0-15)")
     p.add_argument("--trunc", type=float, default=1.0, metavar="PSI",
                    help="truncation psi towards w_avg (default: 1 = none; 0.7 is a common choice)")
@@ -216,7 +191,9 @@ def add_parser(subparsers) -> None:
                    help="per-pixel noise: the stored constant maps (default), fresh random, or none")
     p.add_argument("--class-idx", type=int, metavar="I", help="class index for conditional generators")
     p.add_argument("--ncols", type=int, metavar="N", help="images per grid row (default: as square as possible)")
-    p.add_argument("--batch", type=int, default=16, metavar="N", help="images per forward pass (default: 16)")
+    p.add_argument("--batch", type=int, default=16, metavar="N",
+                   help="images per forward pass (default: 16; the last pass is padded to N, so an image depends "
+                        "on its seed and N only)")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--sha256", metavar="HEX", help="refuse the checkpoint unless its sha256 is this")
     p.add_argument("--out", required=True, metavar="PNG", help="output grid image (PNG)")

@@ -6,23 +6,22 @@
     s     = G.wplus_to_s(wplus)          # [B, s_dim]          StyleSpace: every affine output, flat
     img   = G.synthesize(s, space="s")   # [B, C, R, R] in [-1, 1] (also space="z"|"w"|"w+")
 
-``G.style_layout`` names the StyleSpace coordinates: ``G.style_layout.index("b16.conv1", 7)`` is
-the flat S index of channel 7 of that layer's style. Synthesis always goes W+ -> S -> image
-through the same code, so synthesizing from S(W+) equals synthesizing from W+ exactly.
+``G.style_layout`` (a :class:`stylealign_core.latents.StyleLayout`) names the StyleSpace coordinates:
+``G.style_layout.index("b16.conv1", 7)`` is the flat S index of channel 7 of that layer's style.
+Synthesis always goes W+ -> S -> image through the same code, so synthesizing from S(W+) equals
+synthesizing from W+ exactly. Seeds become z in :mod:`stylealign_core.latents` (the official
+``RandomState(seed).randn(z_dim)``).
 
 Parameter and buffer names follow stylegan2-ada-pytorch (``mapping.fc0.weight``,
 ``synthesis.b16.conv0.affine.bias``, ...), so official weights map one-to-one.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from . import ops
+from .latents.layout import SPACES, StyleLayer, StyleLayout  # noqa: F401 - re-exported: old names stay valid
 from .layers import FullyConnectedLayer, SynthesisLayer, ToRGBLayer
-
-SPACES = ("z", "w", "w+", "s")
 
 
 class MappingNetwork(torch.nn.Module):
@@ -97,51 +96,6 @@ class SynthesisBlock(torch.nn.Module):
 
     def conv_layers(self):
         return ([("conv0", self.conv0)] if self.in_channels else []) + [("conv1", self.conv1)]
-
-
-@dataclass(frozen=True)
-class StyleLayer:
-    name: str        # e.g. "b16.conv0", "b16.torgb"
-    w_index: int     # which W+ entry feeds this layer's affine
-    channels: int    # number of style channels (= the layer's input channels)
-    offset: int      # first index of this layer in the flat S vector
-
-
-class StyleLayout:
-    """The coordinates of StyleSpace S: an ordered list of layers, each a slice of the flat vector."""
-
-    def __init__(self, layers: list[StyleLayer]):
-        self.layers = layers
-        self.by_name = {layer.name: layer for layer in layers}
-        self.dim = sum(layer.channels for layer in layers)
-
-    def index(self, layer: str, channel: int) -> int:
-        """Flat S index of (layer name, channel)."""
-        entry = self.by_name.get(layer)
-        if entry is None:
-            raise KeyError(f"no style layer {layer!r}; known: {', '.join(self.by_name)}")
-        if not 0 <= channel < entry.channels:
-            raise IndexError(f"{layer} has {entry.channels} style channels, got channel {channel}")
-        return entry.offset + channel
-
-    def locate(self, index: int) -> tuple[str, int]:
-        """(layer name, channel) of a flat S index."""
-        for layer in self.layers:
-            if layer.offset <= index < layer.offset + layer.channels:
-                return layer.name, index - layer.offset
-        raise IndexError(f"S index {index} out of range [0, {self.dim})")
-
-    def split(self, s: torch.Tensor) -> list[torch.Tensor]:
-        """Flat S [B, dim] -> per-layer styles, in layer order."""
-        if s.shape[-1] != self.dim:
-            raise ValueError(f"S vector has {s.shape[-1]} entries, this generator's StyleSpace has {self.dim}")
-        return list(torch.split(s, [layer.channels for layer in self.layers], dim=-1))
-
-    def __len__(self):
-        return len(self.layers)
-
-    def __repr__(self):
-        return f"StyleLayout({len(self.layers)} layers, dim={self.dim})"
 
 
 class SynthesisNetwork(torch.nn.Module):

@@ -19,7 +19,8 @@ from prefect.cache_policies import NO_CACHE
 
 from stylealign_core.atomic import write_json_atomic
 from stylealign_core.checkpoints import load_generator
-from stylealign_core.grid import save_image_grid
+from stylealign_core.latents import grid_seeds
+from stylealign_core.reports import comparison
 from stylealign_core.training.api import FINAL_NAME, finetune_child, set_threads
 from stylealign_core.training.config import TrainConfig
 
@@ -104,16 +105,11 @@ def _num(v):
 @task(name="finetune.parent_vs_child_grid", cache_policy=NO_CACHE)
 def parent_vs_child_grid(parent_checkpoint: str, child_checkpoint: str, out: str, columns: int, seed: int,
                          truncation_psi: float) -> str:
-    """Same z for both generators (G_ema): parent row, then child row, ``columns`` samples each."""
-    parent = load_generator(parent_checkpoint)
-    child = load_generator(child_checkpoint)
-    if (parent.z_dim, parent.img_resolution) != (child.z_dim, child.img_resolution):
-        raise ValueError(f"parent ({parent_checkpoint}) and child ({child_checkpoint}) differ in architecture")
-    z = torch.randn(columns, parent.z_dim, generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        rows = [G(z, None, truncation_psi=truncation_psi, noise_mode="const") for G in (parent, child)]
-    path = save_image_grid(torch.cat(rows), out, ncols=columns)
-    logger().info("wrote %s (row 1: parent, row 2: child; %d samples, seed %d)", path, columns, seed)
+    """Seeds ``seed .. seed + columns - 1`` through both G_ema: parent row, then child row (same z)."""
+    seeds = grid_seeds(columns, first=seed)
+    path = comparison.parent_vs_child_grid(load_generator(parent_checkpoint), load_generator(child_checkpoint),
+                                           out, seeds, truncation_psi=truncation_psi)
+    logger().info("wrote %s (row 1: parent, row 2: child; seeds %d-%d)", path, seeds[0], seeds[-1])
     return str(path)
 
 

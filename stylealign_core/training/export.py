@@ -4,7 +4,7 @@
 
 * ``network.json`` + ``network.safetensors``: G, D and G_ema of the snapshot (float16 storage by
   default: half the bytes, loaded back as float32) with the run's recipe, kimg and lineage;
-* ``samples.png``: G_ema at seeds 0..N-1 (z = RandomState(seed).randn, as the official generate.py),
+* ``samples.png``: G_ema at seeds 0..N-1 (``latents``: z = RandomState(seed).randn, as the official generate.py),
   ``samples-trunc0.7.png``: the same seeds at truncation psi 0.7, and ``reals.png`` when the run wrote one;
 * ``training-curves.png``: the run's training log up to the snapshot (``reports.plot_training_log``);
 * ``MODEL_CARD.md``: data, architecture, kimg, the last training-log row, commit, sha256, and the
@@ -18,11 +18,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from ..checkpoints import DIR_CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ..grid import save_image_grid
+from ..latents import synthesize_seeds
 from ..reports import plot_training_log
 from .config import CLI_FLAGS, TrainConfig
 from .snapshots import SnapshotError, list_snapshots, read_log
@@ -46,11 +44,10 @@ def resolve_snapshot(run_dir: Path, snapshot: str | os.PathLike = "latest") -> P
     return path
 
 
-@torch.no_grad()
 def sample_grid(G, seeds, path: Path, ncols: int = 8, truncation_psi: float = 1.0) -> Path:
-    z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in seeds])).float()
-    images = torch.cat([G(z[i:i + 16], None, truncation_psi=truncation_psi, noise_mode="const")
-                        for i in range(0, len(z), 16)])
+    """G at ``seeds`` (the project's seed -> z, constant noise; class 0 of a conditional G) as a PNG grid:
+    the same pixels as ``stylealign generate --seeds ... --trunc PSI`` (its default batch)."""
+    images = synthesize_seeds(G, seeds, truncation_psi=truncation_psi, class_idx=0 if G.c_dim else None)
     return save_image_grid(images, path, ncols=min(ncols, len(seeds)))
 
 
@@ -112,9 +109,11 @@ def _card(name, out, manifest: dict, meta: dict, log_row: dict | None, seeds, dt
     if log_row:
         keys = [k for k in ("loss_G", "loss_D", "loss_r1", "loss_pl", "images_per_s") if k in log_row]
         lines.append("| last log row | " + ", ".join(f"{k} {log_row[k]:.4g}" for k in keys) + " |")
+    class_flag = " --class-idx 0" if manifest["networks"]["G_ema"]["config"].get("c_dim") else ""
     lines += ["", f"`samples.png`: G_ema at seeds {seeds[0]}-{seeds[-1]}, truncation 1.0, constant noise "
               "(`stylealign generate --network network.json --seeds "
-              f"{seeds[0]}-{seeds[-1]} --ncols 8 --out samples.png`); `samples-trunc{TRUNCATED_PSI}.png`: the same "
+              f"{seeds[0]}-{seeds[-1]}{class_flag} --ncols 8 --out samples.png`); "
+              f"`samples-trunc{TRUNCATED_PSI}.png`: the same "
               f"seeds at truncation psi {TRUNCATED_PSI} (`--trunc {TRUNCATED_PSI}`)."
               + (" `reals.png`: training images, for comparison." if has_reals else "")
               + (" `training-curves.png`: the training log (losses, regularisers, ADA p and r_t, images/s) up to "
