@@ -70,10 +70,10 @@ def test_publish_dir_replaces_and_leaves_no_temporaries(tmp_path):
     assert sorted(os.listdir(target))[0] == "v2-00.txt" and os.listdir(tmp_path) == ["model"]
 
 
-@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "rename-aside"])
-def test_a_failure_mid_build_leaves_the_old_directory_intact(tmp_path, monkeypatch, exchange):
-    if not exchange:  # the fallback where the OS or file system has no RENAME_EXCHANGE
-        monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
+@pytest.mark.parametrize("linux_calls", [True, False], ids=["syncfs+renameat2", "fsync-each+rename-aside"])
+def test_a_failure_mid_build_leaves_the_old_directory_intact(tmp_path, monkeypatch, linux_calls):
+    if not linux_calls:  # the portable path: no syncfs, no RENAME_EXCHANGE
+        monkeypatch.setattr(atomic, "_libc", lambda: None)
     target = tmp_path / "data"
     publish_dir(target, _version_dir(1, files=2))
 
