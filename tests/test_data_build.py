@@ -53,6 +53,7 @@ def test_a_limited_build_is_the_first_images_with_licence_files_and_no_scratch_l
     out = build_dataset(tmp_path / "small", **request)
     meta = read_metadata(out)
     assert meta["num_images"] == 3 and meta["subset"] == {"limit": 3, "of": 7, "order": "data set order"}
+    assert meta["name"] == "small"  # the name of the directory asked for, not of the scratch build
     assert list(read_manifest(out)["id"]) == list(read_manifest(full)["id"])[:3]
     assert read_manifest(out)["split"].tolist() == read_manifest(full)["split"].tolist()[:3]
     assert describes(meta, request) and not describes(meta, dict(request, seed=1))

@@ -61,7 +61,7 @@ def build_dataset(out: str | Path, source: str, style: str | None, path: str | N
         return _build_full(out, source, style, path, resolution, seed, test_fraction)
     scratch = staging_dir(out)  # a killed run leaves a .NAME.tmp-* that the next publish of `out` removes
     try:
-        full = _build_full(scratch / "full", source, style, path, resolution, seed, test_fraction)
+        full = _build_full(scratch / out.name, source, style, path, resolution, seed, test_fraction)  # same name
         return write_subset(full, out, limit)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
