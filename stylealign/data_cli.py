@@ -12,6 +12,7 @@ import sys
 import time
 
 from stylealign_core.data.errors import DataError
+from stylealign_core.data.license_texts import LICENSE_TEXTS
 from stylealign_core.data.styles import STYLES
 
 _FORMAT_NOTE = (
@@ -164,8 +165,8 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
                              "always, or never")
     folder.add_argument("--license", default=None, metavar="ID_OR_FILE",
                         help="licence of the images, written to DIR/LICENSE and dataset.json: an SPDX "
-                             "identifier (e.g. CC-BY-4.0; the full text is added for Apache-2.0 and "
-                             "CC-BY-4.0) or a licence text file")
+                             "identifier (e.g. CC-BY-4.0; the stored licence text is added for "
+                             f"{', '.join(LICENSE_TEXTS)}) or a licence text file")
     folder.add_argument("--attribution", default=None, metavar="TEXT_OR_FILE",
                         help="attribution the licence requires (e.g. 'Photos by A. Author, "
                              "https://...'), or a text file holding it; written to DIR/ATTRIBUTION.txt")

@@ -12,8 +12,8 @@ files are added or fixed. ``class_name`` is the first sub-folder (``""`` at the 
 declared as a categorical label column when there are at least two. The split is by id.
 
 ``license`` and ``attribution`` travel with the data set as ``LICENSE`` and ``ATTRIBUTION.txt`` (as the
-emoji builder writes them): ``license`` is a licence identifier (SPDX, e.g. ``CC-BY-4.0``; the full text
-is added for those stylealign stores) or the path of a licence text file; ``attribution`` is the
+emoji builder writes them): ``license`` is a licence identifier (SPDX, e.g. ``CC-BY-4.0``; the stored text
+is added for those in :data:`.license_texts.LICENSE_TEXTS`) or the path of a licence text file; ``attribution`` is the
 attribution text or the path of a file holding it. ``dataset.json`` records them under ``source``.
 """
 from __future__ import annotations
