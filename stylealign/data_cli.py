@@ -12,12 +12,13 @@ import sys
 import time
 
 from stylealign_core.data.errors import DataError
+from stylealign_core.data.license_texts import LICENSE_TEXTS
 from stylealign_core.data.styles import STYLES
 
 _FORMAT_NOTE = (
     "Output: DIR/dataset.json, DIR/manifest.parquet, DIR/images/<id>.png (RGB on white), "
     "DIR/masks/<id>.png (alpha, when present), DIR/skipped.json. DIR appears only when complete "
-    "(built in DIR.tmp-<pid>, then renamed).")
+    "(built in the hidden .DIR.tmp-*, then swapped in).")
 
 
 def _progress(args) -> bool | None:
@@ -63,7 +64,8 @@ def cmd_folder(args) -> int:
         path = build_folder_dataset(args.src, args.out, args.resolution, seed=args.seed,
                                     test_fraction=args.test_fraction, strict=args.strict,
                                     overwrite=args.overwrite, masks=args.masks,
-                                    progress=_progress(args), workers=args.workers)
+                                    progress=_progress(args), workers=args.workers,
+                                    license=args.license, attribution=args.attribution)
     except DataError as exc:
         return _fail(exc)
     print(_summary(path, t0))
@@ -153,13 +155,21 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
                     "and non-image files are skipped and listed in DIR/skipped.json (or refused "
                     "with --strict). The first sub-folder becomes the class_name column. "
                     + _FORMAT_NOTE,
-        epilog="example: stylealign data folder ~/photos --resolution 64 --out data/photos-64")
+        epilog="example: stylealign data folder ~/photos --resolution 64 --out data/photos-64 "
+               "--license CC-BY-4.0 --attribution 'Photos by A. Author, https://example.org/photos'")
     folder.add_argument("src", metavar="SRC", help="folder, .zip or .tgz of images")
     folder.add_argument("--resolution", type=int, required=True, metavar="R",
                         help="output size in pixels, a power of two (e.g. 32, 64, 256)")
     folder.add_argument("--masks", choices=["auto", "always", "never"], default="auto",
                         help="write masks: when any input has transparency (auto, default), "
                              "always, or never")
+    folder.add_argument("--license", default=None, metavar="ID_OR_FILE",
+                        help="licence of the images, written to DIR/LICENSE and dataset.json: an SPDX "
+                             "identifier (e.g. CC-BY-4.0; the stored licence text is added for "
+                             f"{', '.join(LICENSE_TEXTS)}) or a licence text file")
+    folder.add_argument("--attribution", default=None, metavar="TEXT_OR_FILE",
+                        help="attribution the licence requires (e.g. 'Photos by A. Author, "
+                             "https://...'), or a text file holding it; written to DIR/ATTRIBUTION.txt")
     _common(folder)
     folder.set_defaults(func=cmd_folder)
 

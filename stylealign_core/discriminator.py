@@ -12,6 +12,7 @@ import torch
 from . import ops
 from .generator import MappingNetwork
 from .layers import Conv2dLayer, FullyConnectedLayer
+from .registry import register_network
 
 
 class DiscriminatorBlock(torch.nn.Module):
@@ -79,8 +80,10 @@ class DiscriminatorEpilogue(torch.nn.Module):
         return x
 
 
+@register_network
 class Discriminator(torch.nn.Module):
-    """Image [B, C, R, R] in [-1, 1] (and labels c) -> realness logits [B, 1]."""
+    """Image [B, C, R, R] in [-1, 1] (and labels c) -> realness logits [B, 1]. ``config`` holds the
+    constructor arguments (recorded by :func:`~stylealign_core.registry.register_network`)."""
 
     def __init__(self, img_resolution: int = 64, img_channels: int = 3, c_dim: int = 0,
                  channel_base: int = 32768, channel_max: int = 512, conv_clamp: float | None = None,
@@ -89,10 +92,6 @@ class Discriminator(torch.nn.Module):
         super().__init__()
         if img_resolution < 8 or img_resolution & (img_resolution - 1):
             raise ValueError(f"img_resolution must be a power of two >= 8, got {img_resolution}")
-        self.config = dict(img_resolution=img_resolution, img_channels=img_channels, c_dim=c_dim,
-                           channel_base=channel_base, channel_max=channel_max, conv_clamp=conv_clamp,
-                           cmap_dim=cmap_dim, mbstd_group_size=mbstd_group_size,
-                           mbstd_num_channels=mbstd_num_channels, mapping_layers=mapping_layers)
         self.img_resolution, self.img_channels, self.c_dim = img_resolution, img_channels, c_dim
         self.block_resolutions = [2 ** i for i in range(img_resolution.bit_length() - 1, 2, -1)]
         ch = {res: min(channel_base // res, channel_max) for res in self.block_resolutions + [4]}

@@ -22,6 +22,7 @@ import torch
 from . import ops
 from .latents.layout import SPACES, StyleLayer, StyleLayout  # noqa: F401 - re-exported: old names stay valid
 from .layers import FullyConnectedLayer, SynthesisLayer, ToRGBLayer
+from .registry import register_network
 
 
 class MappingNetwork(torch.nn.Module):
@@ -167,19 +168,16 @@ class SynthesisNetwork(torch.nn.Module):
         return img.contiguous()  # a plain NCHW image whatever the internal layout (3 channels: cheap)
 
 
+@register_network
 class Generator(torch.nn.Module):
-    """StyleGAN2 generator (skip architecture). ``config`` holds the constructor arguments."""
+    """StyleGAN2 generator (skip architecture). ``config`` holds the constructor arguments (recorded by
+    :func:`~stylealign_core.registry.register_network`)."""
 
     def __init__(self, z_dim: int = 512, w_dim: int = 512, img_resolution: int = 64, img_channels: int = 3,
                  c_dim: int = 0, mapping_layers: int = 8, channel_base: int = 32768, channel_max: int = 512,
                  conv_clamp: float | None = None, mapping_lr_multiplier: float = 0.01,
                  w_avg_beta: float = 0.995, layer_features: int | None = None, use_noise: bool = True):
         super().__init__()
-        self.config = dict(z_dim=z_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                           c_dim=c_dim, mapping_layers=mapping_layers, channel_base=channel_base,
-                           channel_max=channel_max, conv_clamp=conv_clamp,
-                           mapping_lr_multiplier=mapping_lr_multiplier, w_avg_beta=w_avg_beta,
-                           layer_features=layer_features, use_noise=use_noise)
         self.z_dim, self.w_dim, self.c_dim = z_dim, w_dim, c_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
         self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, channel_base=channel_base,

@@ -44,3 +44,16 @@ def test_help_lists_styles_and_subcommands(capsys):
     with pytest.raises(SystemExit):
         _run(["data", "emoji", "--style", "apple", "--out", "x"])
     assert _run(["data"]) == 2
+
+
+def test_folder_licence_and_attribution_flags(tmp_path, capsys):
+    write_mixed_folder(tmp_path / "in")
+    out = tmp_path / "out"
+    assert _run(["data", "folder", str(tmp_path / "in"), "--resolution", "8", "--out", str(out), "--quiet",
+                 "--license", "Apache-2.0", "--attribution", "Images by the test suite"]) == 0
+    assert "Apache License" in (out / "LICENSE").read_text()
+    assert (out / "ATTRIBUTION.txt").read_text() == "Images by the test suite\n"
+    rc = _run(["data", "folder", str(tmp_path / "in"), "--resolution", "8", "--out", str(tmp_path / "o2"),
+               "--quiet", "--license", "./missing/LICENSE"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "neither an existing file nor a licence identifier" in err and err.count("\n") == 1

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stylealign_core.atomic import remove_stale_dirs
 from stylealign_core.data import DataError, DatasetWriter, hash_split, read_metadata
 from stylealign_core.data.dataset import ImageDataset
-from stylealign_core.data.format import (FORMAT_NAME, check_id, check_resolution,
-                                         remove_stale_temporaries, verify_dataset)
+from stylealign_core.data.format import FORMAT_NAME, check_id, check_resolution, verify_dataset
 from stylealign_core.data.images import encode_png
 
 
@@ -73,7 +73,7 @@ def test_killed_process_leaves_only_tmp_which_readers_refuse_and_next_build_remo
         ImageDataset(leftovers[0])
     _write(out)  # a later build cleans the dead process's temporary directory
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
-    assert remove_stale_temporaries(out) == []
+    assert remove_stale_dirs(out) == []
 
 
 def test_empty_dataset_is_an_error(tmp_path):

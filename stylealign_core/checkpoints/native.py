@@ -9,14 +9,18 @@ tensors ("extras", e.g. ``augment_pipe.p``) keep their own names.
     {
       "format": "stylealign-checkpoint", "format_version": 1,
       "tensors":  {"file": "NAME.safetensors", "sha256": "<hex>", "bytes": 123, "count": 180},
-      "networks": {"G_ema": {"class": "Generator", "config": {...constructor kwargs...}, "num_params": 1}},
+      "networks": {"G_ema": {"class": "Generator", "module": "stylealign_core.generator",
+                             "config": {...constructor kwargs...}, "num_params": 1}},
       "extra":    {"augment_pipe.p": {"shape": [], "dtype": "float32"}},
       "metadata": {...free-form JSON: kimg, recipe, parent {uri, sha256}, commit, ...},
       "written_by": {"stylealign": "0.1.0", "torch": "2.13.0"}
     }
 
 No time stamps and a single sorted-JSON safetensors header key: saving the same tensors and metadata
-twice gives byte-identical files (DVC sees no change). Networks are rebuilt from ``class`` + ``config`` (no pickle anywhere) and loaded with strict=True.
+twice gives byte-identical files (DVC sees no change). Networks are rebuilt from ``class`` + ``config`` (no
+pickle anywhere) and loaded with strict=True. ``class`` is a name in :mod:`stylealign_core.registry` (any
+``@register_network`` class can be saved; ``config`` is its recorded constructor arguments); ``module``
+(optional, absent in older files) names where it is defined, imported on load when it is a stylealign module.
 Saving is atomic: each file is written to a temporary name in the target directory, fsynced and
 ``os.replace``d; the manifest goes last, so an interrupted save leaves either the previous valid
 pair or a tensor file whose sha256 the manifest does not vouch for (refused on load).
@@ -102,7 +106,8 @@ def _collect_tensors(networks: dict, extra_tensors: dict | None, dtype: torch.dt
                 t = t.to(dtype)
             tensors[f"{name}.{key}"] = t.contiguous().clone()
         num_params = sum(p.numel() for p in module.parameters())
-        described[name] = {"class": class_name, "config": config, "num_params": int(num_params)}
+        described[name] = {"class": class_name, "module": type(module).__module__, "config": config,
+                           "num_params": int(num_params)}
     extras = {}
     for key, t in (extra_tensors or {}).items():
         if not isinstance(t, torch.Tensor):
@@ -118,8 +123,8 @@ def save_checkpoint(path: str | os.PathLike, networks: dict[str, torch.nn.Module
                     extra_tensors: dict[str, torch.Tensor] | None = None, dtype: str | None = None) -> Path:
     """Write ``NAME.safetensors`` then ``NAME.json`` atomically; returns the manifest path.
 
-    ``networks`` maps names ("G", "D", "G_ema", ...) to :class:`Generator`/:class:`Discriminator`
-    modules; ``metadata`` is free-form JSON (kimg, recipe, parent lineage {uri, sha256}, commit...).
+    ``networks`` maps names ("G", "D", "G_ema", ...) to modules of registered classes (Generator,
+    Discriminator or any ``@register_network`` class, see :mod:`stylealign_core.registry`); ``metadata`` is free-form JSON (kimg, recipe, parent lineage {uri, sha256}, commit...).
     ``dtype`` ("float16" or "bfloat16"; default: as the modules hold them, float32) stores the networks'
     floating-point tensors at that precision, halving the file (e.g. to ship a model in a repository);
     loading always gives float32 modules. Extra tensors are stored as given.
@@ -237,7 +242,9 @@ def read_native(path: str | os.PathLike) -> RawCheckpoint:
         prefix = name + "."
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         claimed.update(prefix + k for k in state)
-        networks[name] = NetworkSpec(entry["class"], dict(entry["config"]), state)
+        module = entry.get("module")
+        networks[name] = NetworkSpec(entry["class"], dict(entry["config"]), state,
+                                     module=module if isinstance(module, str) else None)
     extra_names = set(manifest.get("extra") or {})
     missing_extra = extra_names - set(tensors)
     unclaimed = set(tensors) - claimed - extra_names

@@ -40,15 +40,13 @@ A data set is one directory (version it with ``dvc add DIR`` or as a DVC stage o
 ``added_in``, ``source``; folder data sets add ``source`` (relative input path), ``class_name``
 (input sub-folder), ``orig_width``, ``orig_height``, ``orig_mode``.
 
-Writing is atomic: a builder writes into the sibling ``DIR.tmp-<pid>`` and renames it to ``DIR``
-only when complete; an existing ``DIR`` is replaced only with ``overwrite`` (swapped in one
-``renameat2(RENAME_EXCHANGE)`` where the OS has it). A killed run leaves only ``DIR.tmp-<pid>``,
-which no reader accepts and the next build removes.
+Writing is atomic (:mod:`stylealign_core.atomic`, directories): a builder writes into the hidden sibling
+``.DIR.tmp-<pid>-<random>``, fsyncs it and swaps it in as ``DIR`` only when complete; an existing ``DIR``
+is replaced only with ``overwrite``. A killed run leaves only ``.DIR.tmp-*``, which no reader accepts and
+the next build removes.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import json
 import os
@@ -61,6 +59,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..atomic import install_dir, is_staging_name, remove_stale_dirs, staging_dir
 from .errors import DataError
 from .images import encode_png
 
@@ -72,7 +71,6 @@ SKIPPED_JSON = "skipped.json"
 IMAGES_DIR = "images"
 MASKS_DIR = "masks"
 _ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
-_TMP_RE = re.compile(r"\.(tmp|old)-(\d+)$")
 
 
 def hash_split(key: str, seed: int = 0, test_fraction: float = 0.1) -> str:
@@ -116,7 +114,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
     path = Path(path)
     meta_path = path / DATASET_JSON
     if not meta_path.exists():
-        tmp = "; it looks like an unfinished build" if _TMP_RE.search(path.name) else ""
+        tmp = "; it looks like an unfinished build" if is_staging_name(path.name) else ""
         raise DataError(f"not a stylealign data set (no {DATASET_JSON}{tmp})", path,
                         hint="build one with `stylealign data emoji` or `stylealign data folder`")
     try:
@@ -174,49 +172,8 @@ def verify_dataset(path: str | os.PathLike) -> list[str]:
     return problems
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temporaries(out_dir: Path) -> list[Path]:
-    """Delete ``DIR.tmp-<pid>``/``DIR.old-<pid>`` siblings left by runs that no longer exist."""
-    removed = []
-    parent = out_dir.parent
-    if not parent.is_dir():
-        return removed
-    for p in parent.iterdir():
-        if not p.name.startswith(out_dir.name + "."):
-            continue
-        m = _TMP_RE.search(p.name)
-        if m and p.name == f"{out_dir.name}.{m.group(1)}-{m.group(2)}" and p.is_dir() \
-                and not _pid_alive(int(m.group(2))):
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p)
-    return removed
-
-
-def _rename_exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths with Linux renameat2(RENAME_EXCHANGE); False if unavailable."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return rc == 0
-
-
-def swap_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Rename the finished ``tmp`` directory to ``out`` (replacing it only with ``overwrite``)."""
+def check_replaceable(out: Path, overwrite: bool) -> None:
+    """DataError unless ``out`` is absent, or (with ``overwrite``) a directory that may be replaced."""
     if out.exists() or out.is_symlink():
         if not overwrite:
             raise DataError("output directory already exists", out,
@@ -224,15 +181,6 @@ def swap_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
         if not out.is_dir() or out.is_symlink():
             raise DataError("output path exists and is not a directory", out,
                             hint="remove it or choose another --out")
-        if _rename_exchange(tmp, out):
-            shutil.rmtree(tmp)
-            return
-        old = out.with_name(f"{out.name}.old-{os.getpid()}")
-        os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-        return
-    os.rename(tmp, out)
 
 
 def write_json(path: Path, obj) -> None:
@@ -240,7 +188,7 @@ def write_json(path: Path, obj) -> None:
 
 
 class DatasetWriter:
-    """Write a data set into ``DIR.tmp-<pid>`` and move it to ``DIR`` when :meth:`finish` runs.
+    """Write a data set into a staging directory and swap it in as ``DIR`` when :meth:`finish` runs.
 
     Use as a context manager; leaving the block without :meth:`finish` (an error, Ctrl-C) deletes
     the temporary directory, so ``DIR`` never holds a partial data set::
@@ -260,7 +208,7 @@ class DatasetWriter:
         self.resolution = int(resolution)
         self.has_masks = has_masks
         self.overwrite = overwrite
-        self.tmp = self.out.with_name(f"{self.out.name}.tmp-{os.getpid()}")
+        self.tmp: Path | None = None  # the staging directory, made on __enter__
         self.rows: list[dict] = []
         self.skipped: list[dict] = []
         self._ids: set[str] = set()
@@ -268,24 +216,21 @@ class DatasetWriter:
         self._done = False
 
     def __enter__(self) -> "DatasetWriter":
-        if (self.out.exists() or self.out.is_symlink()) and not self.overwrite:
-            raise DataError("output directory already exists", self.out,
-                            hint="pass --overwrite (overwrite=True) or choose another --out")
+        check_replaceable(self.out, self.overwrite)
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(self.out)
-            if self.tmp.exists():
-                shutil.rmtree(self.tmp)
-            (self.tmp / IMAGES_DIR).mkdir(parents=True)
+            remove_stale_dirs(self.out)
+            self.tmp = staging_dir(self.out)
+            (self.tmp / IMAGES_DIR).mkdir()
             if self.has_masks is not False:
                 (self.tmp / MASKS_DIR).mkdir()
         except OSError as exc:
-            raise DataError(f"cannot create the output directory ({exc.strerror})", self.tmp,
+            raise DataError(f"cannot create the output directory ({exc.strerror})", self.tmp or self.out,
                             hint="choose a writable --out") from None
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if not self._done:
+        if not self._done and self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def add(self, image_id: str, rgb_png: bytes, mask_png: bytes | None = None, **columns) -> dict:
@@ -355,7 +300,8 @@ class DatasetWriter:
         for fname, text in (extra_files or {}).items():
             (self.tmp / fname).write_text(text)
         write_json(self.tmp / DATASET_JSON, meta)
-        swap_into_place(self.tmp, self.out, self.overwrite)
+        check_replaceable(self.out, self.overwrite)
+        install_dir(self.tmp, self.out, overwrite=self.overwrite)
         self._done = True
         return self.out
 

@@ -1,6 +1,6 @@
 """Package a training run's snapshot as a model directory (what ``models/parent/emoji-noto-64`` is).
 
-``export_model(run_dir, out_dir)`` writes, atomically (a temporary directory renamed into place):
+``export_model(run_dir, out_dir)`` writes, atomically (``atomic.publish_dir``: built beside it, swapped in):
 
 * ``network.json`` + ``network.safetensors``: G, D and G_ema of the snapshot (float16 storage by
   default: half the bytes, loaded back as float32) with the run's recipe, kimg and lineage;
@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
+from ..atomic import publish_dir
 from ..checkpoints import DIR_CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ..grid import save_image_grid
 from ..latents import synthesize_seeds
@@ -146,9 +146,8 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
             meta["recipe"] = dict(meta.get("recipe") or {}, train=resolved)
     nimg = int(round(float(meta.get("kimg", 0)) * 1000))
     rows = read_log(run_dir / "log.parquet", up_to_nimg=nimg) if (run_dir / "log.parquet").exists() else []
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+
+    def fill(tmp: Path) -> None:
         manifest_path = save_checkpoint(tmp / DIR_CHECKPOINT_NAME, ckpt.networks, metadata=meta,
                                         extra_tensors=ckpt.extra, dtype=dtype)
         manifest = json.loads(manifest_path.read_text())
@@ -164,16 +163,6 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
                               ada_target=_lookup(meta.get("recipe"), "train.ada_target"))
         (tmp / "MODEL_CARD.md").write_text(_card(out_dir.name, str(out_dir), manifest, meta, rows[-1] if rows else None, seeds,
                                                  dtype, has_reals))
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    publish_dir(out_dir, fill, overwrite=overwrite)
     return out_dir

@@ -1,0 +1,44 @@
+"""dvc.yaml lists, for every stage, the core code the stage runs: a change to it re-runs the stage."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOT_DEPS = {"stylealign_core/params.py"}  # only validation (see the dvc.yaml header)
+INIT = {"seed": 0, "resolution": 8, "network": {"z_dim": 8, "w_dim": 8, "mapping_layers": 1, "channel_base": 64,
+                                                "channel_max": 8}}
+# What each stage's task module runs beyond its imports: the parent stage resolves an `init` parent.
+RUN = {"parent": "from stylealign_core.training.parent import resolve_parent\n"
+                 f"resolve_parent('init', None, None, sys.argv[1] + '/p', init={INIT!r})\n"}
+
+_PROBE = """import importlib, json, os, sys
+def core_files():
+    return {os.path.relpath(m.__file__, os.getcwd()) for n, m in list(sys.modules.items())
+            if n.split('.')[0] == 'stylealign_core' and getattr(m, '__file__', None)}
+import stylealign_core
+base = core_files()  # what the package itself imports (the networks): not every stage uses them
+importlib.import_module('tasks.' + sys.argv[2])
+"""
+
+
+def _core_files_run_by(stage: str, tmp_path) -> set[str]:
+    code = _PROBE + RUN.get(stage, "") + "print(json.dumps(sorted(core_files() - base)))\n"
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path), stage], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return set(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("stage", ["data", "parent", "finetune"])
+def test_every_core_module_a_stage_runs_is_a_dependency(stage, tmp_path):
+    deps = [d for d in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]
+            if not d.startswith("${")]
+    used = _core_files_run_by(stage, tmp_path) - NOT_DEPS
+    assert used, "the probe saw no core module"
+    uncovered = sorted(f for f in used if not any(f == d or f.startswith(d.rstrip("/") + "/") for d in deps))
+    assert not uncovered, f"dvc.yaml stage {stage!r} runs {uncovered} but does not list them under deps"
