@@ -185,13 +185,14 @@ def run_curves(args) -> int:
     from pathlib import Path
 
     from stylealign_core.reports import plot_training_log
+    from stylealign_core.training.rundir import RunDir
 
-    run = Path(args.run)
-    out = Path(args.out) if args.out else run / "training-curves.png"
-    config = run / "config.json"
+    run = RunDir(args.run)
+    out = Path(args.out) if args.out else run.curves
+    config = run.config
     try:
         train = json.loads(config.read_text()).get("train", {}) if config.is_file() else {}
-        plot_training_log(run / "log.parquet", out, title=f"{run.name}: training log",
+        plot_training_log(run.log, out, title=f"{run.name}: training log",
                           ada_target=train.get("ada_target"))
     except json.JSONDecodeError as exc:
         print(f"error: {config}: not valid JSON ({exc}); training writes it at the start of a run", file=sys.stderr)

@@ -20,8 +20,9 @@ from prefect.cache_policies import NO_CACHE
 from stylealign_core.atomic import write_json_atomic
 from stylealign_core.checkpoints import load_generator
 from stylealign_core.grid import save_image_grid
-from stylealign_core.training.api import FINAL_NAME, finetune_child, set_threads
+from stylealign_core.training.api import finetune_child, set_threads
 from stylealign_core.training.config import TrainConfig
+from stylealign_core.training.rundir import RunDir
 
 from ._common import logger, read_json
 
@@ -35,11 +36,11 @@ class ResumeMismatch(RuntimeError):
 
 
 def final_checkpoint(run_dir: str | Path) -> Path:
-    return Path(run_dir) / f"{FINAL_NAME}.json"
+    return RunDir(run_dir).final_manifest
 
 
 def _check_resumable(run_dir: Path, cfg: TrainConfig, parent_sha256: str, data: str) -> None:
-    recorded = read_json(run_dir / "config.json")
+    recorded = read_json(RunDir(run_dir).config)
     if not recorded:
         return
     old = dict(recorded.get("train") or {})

@@ -18,8 +18,7 @@ from ..data import open_dataset
 from .config import TrainConfig
 from .distributed import DistContext, init_from_env
 from .loop import train
-
-FINAL_NAME = "network-final"
+from .rundir import FINAL_NAME, RunDir  # noqa: F401 (FINAL_NAME: the final checkpoint's name, imported from here)
 
 
 def load_training_images(data: str | os.PathLike, xflip: bool = False, split: str | None = "train"):
@@ -55,7 +54,7 @@ def _run(cfg: TrainConfig, data, run_dir, parent=None, parent_info=None, resume=
         metadata["parent"] = parent_info
     result = train(cfg, images, run_dir, parent=parent, resume=resume, dist_ctx=ctx, metadata=metadata,
                    progress=progress)
-    final = Path(run_dir) / FINAL_NAME
+    final = RunDir(run_dir).final
     if ctx.is_main:
         meta = dict(metadata, kimg=result["kimg"], frozen=result["frozen"])
         if result["resumed_from"]:
