@@ -35,6 +35,9 @@ def _common(p: argparse.ArgumentParser):
                    "lower it for short runs on small data sets)")
     p.add_argument("--mirror", "--xflip", action="store_true", default=None,
                    help="add x-flipped copies of the data")
+    p.add_argument("--cond", action="store_true", default=None,
+                   help="class-conditional: train on the data set's labels (its declared label columns, or a "
+                        "stylegan2-ada zip's labels)")
     p.add_argument("--grid", type=int, help="sample grid side (grid x grid images per snapshot)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -122,7 +125,10 @@ def _config(args):
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    return TrainConfig.from_dict(values)
+    cfg = TrainConfig.from_dict(values)
+    if args.cond and not getattr(cfg, "cond", False):  # until CLI_FLAGS maps --cond to TrainConfig.cond
+        cfg.cond = True
+    return cfg
 
 
 def _report(result) -> int:
