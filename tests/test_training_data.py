@@ -85,6 +85,24 @@ def test_cond_trains_a_conditional_model_through_the_api(tmp_path):
     assert unconditional["G"].c_dim == 0
 
 
+def test_a_stylegan2_ada_zip_with_labels_trains_conditionally(tmp_path):
+    import json
+    import zipfile
+    path, labels = tmp_path / "data.zip", []
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, img in enumerate(blobs(8)):
+            buf = io.BytesIO()
+            Image.fromarray(img.transpose(1, 2, 0)).save(buf, format="PNG")
+            name = f"00000/img{i:08d}.png"
+            zf.writestr(name, buf.getvalue())
+            labels.append([name, i % 4])
+        zf.writestr("dataset.json", json.dumps({"labels": labels}))
+    config = cfg(total_kimg=0.004)
+    config.cond = True
+    result = train_parent(config, path, tmp_path / "run", progress=False)  # a zip has no train/test split
+    assert result["G"].c_dim == 4 and result["D"].c_dim == 4
+
+
 def test_bad_training_data_is_named():
     with pytest.raises(ValueError, match=r"uint8 \[N, C, R, R\], got float32"):
         as_source(np.zeros((2, 3, 8, 8), np.float32))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -46,7 +47,6 @@ class TrainingDiverged(RuntimeError):
 
 def _resume_weights(uri: str, G, D, G_ema, augment_pipe, batch: int, device) -> tuple[int, int, list[dict]]:
     """Weights-only resume into bare networks; returns (step, nimg, resumed_from chain). See ``resume_weights``."""
-    from types import SimpleNamespace
     return resume_weights(uri, SimpleNamespace(G=G, D=D, G_ema=G_ema, augment_pipe=augment_pipe), batch, device)
 
 
@@ -106,11 +106,11 @@ class _Training:
         else:
             self.step, self.nimg, self.resumed_from = resume_snapshot(resume_from, self.nets, self.cfg.to_dict(),
                                                                       self.metadata, self.device)
-            if self.ctx.is_main:
-                hk.truncate_records(self.run_dir.metrics, self.nimg / 1000)
         if self.resumed_from:
             self.metadata["resumed_from"] = self.resumed_from
-        self.log_rows = snap.read_log(self.run_dir.log, up_to_nimg=self.nimg)
+        self.log_rows = snap.read_log(self.run_dir.log, up_to_nimg=self.nimg)  # the log and the hooks' records
+        if self.ctx.is_main:                                                    # rewind to where this leg starts
+            hk.truncate_records(self.run_dir.metrics, self.nimg / 1000)
 
     # ---- fixed sample grid, reals, config.json --------------------------------------------------------
     def _start_grid(self):
