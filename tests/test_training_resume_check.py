@@ -81,6 +81,21 @@ def test_pipeline_task_uses_the_core_check_with_its_stricter_policy(runs):
     _check_resumable(runs["child"], cfg(total_kimg=0.5), _sha(runs["parent_a"]), str(runs["data_c"]))
 
 
+def test_pipeline_train_child_refuses_another_parent_and_continues_with_its_own(runs, tmp_path):
+    import json
+    import shutil
+
+    from tasks.finetune import train_child
+    run = tmp_path / "child"
+    shutil.copytree(runs["child"], run)
+    train = json.loads(json.dumps(cfg(total_kimg=0.012, snapshot_kimg=0.004).to_dict()))
+    with pytest.raises(ResumeMismatch, match="parent: sha256"):
+        train_child.fn(train, runs["parent_b"], _sha(runs["parent_b"]), str(runs["data_c"]), str(run), "latest", 1)
+    summary = train_child.fn(train, runs["parent_a"], _sha(runs["parent_a"]), str(runs["data_c"]), str(run),
+                             "latest", 1)
+    assert summary["kimg"] == pytest.approx(0.012) and summary["steps"] == 3
+
+
 def _sha(checkpoint):
     from stylealign_core.checkpoints import load_checkpoint
     return load_checkpoint(checkpoint, networks=()).sha256
