@@ -8,14 +8,23 @@ probability, in the same process, and prints ours / theirs.
 
     python bench/train.py                                     # default parent config, ours only
     python bench/train.py --reference ../stylegan2-ada-pytorch --configs 64:8192:256
+    python bench/train.py --memory 10000,70000                # peak RSS of training from a 256 px zip
+
+``--memory`` writes a synthetic stylegan2-ada-pytorch zip of N 256 px images per size, trains a tiny
+network on it for a few steps in a fresh process (the loop reads the data one batch at a time) and prints
+that process's peak RSS beside what the old in-memory path needed for the image array alone.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import resource
+import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +110,52 @@ def time_reference(path, res, cbase, cmax, mapping, zdim, batch, steps, augment_
     return steps * batch / (time.perf_counter() - t0)
 
 
+MEMORY_RES = 256
+
+
+def write_synthetic_zip(path: Path, num_images: int, res: int = MEMORY_RES) -> Path:
+    """A stylegan2-ada-pytorch dataset zip of ``num_images`` PNGs (16 distinct gradients, stored uncompressed)."""
+    from PIL import Image
+    yy, xx = np.mgrid[:res, :res]
+    pngs = []
+    for k in range(16):
+        img = np.stack([(xx * (k + 1)) % 256, (yy * (16 - k)) % 256, (xx + yy + 16 * k) % 256], -1).astype(np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")
+        pngs.append(buf.getvalue())
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(num_images):
+            zf.writestr(f"{i // 1000:05d}/img{i:08d}.png", pngs[i % 16])
+        zf.writestr("dataset.json", json.dumps({"labels": None}))
+    return path
+
+
+def memory_child(zip_path: str, steps: int) -> dict:
+    """Train a tiny 256 px network on ``zip_path`` for ``steps`` steps (batch 8, x-flips on); peak RSS in MB."""
+    from stylealign_core.training.api import open_training_data
+    data = open_training_data(zip_path, xflip=True)
+    cfg = TrainConfig.from_dict(dict(total_kimg=8 * steps / 1000, batch=8, snapshot_kimg=1e6, grid_size=2,
+                                     augment="noaug", network=dict(z_dim=16, w_dim=16, mapping_layers=2,
+                                                                   channel_base=1024, channel_max=16)))
+    with tempfile.TemporaryDirectory() as tmp:
+        train(cfg, data, tmp, progress=False)
+    return {"images": len(data) // 2, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def memory_rows(sizes: list[int], steps: int) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            zip_path = write_synthetic_zip(Path(tmp) / f"synthetic-{n}.zip", n)
+            out = subprocess.run([sys.executable, __file__, "--memory-child", str(zip_path), "--steps", str(steps)],
+                                 check=True, capture_output=True, text=True)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            row["old_array_gb"] = 2 * n * 3 * MEMORY_RES ** 2 / 1e9  # the uint8 array + flipped copy
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--configs", default="default,64:8192:256", help=f"comma list of {list(CONFIGS)}")
@@ -111,8 +166,22 @@ def main():
     ap.add_argument("--precisions", default="fp32,bf16")
     ap.add_argument("--reference", help="path to a stylegan2-ada-pytorch checkout to time in the same run")
     ap.add_argument("--json", help="also write the table as JSON here")
+    ap.add_argument("--memory", help="comma list of data set sizes: peak RSS of training on synthetic 256 px zips")
+    ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child, args.steps)))
+        return
+    if args.memory:
+        rows = memory_rows([int(n) for n in args.memory.split(",")], min(args.steps, 4))
+        print(f"\npeak RSS of a {MEMORY_RES} px training process (tiny network, batch 8, x-flip), MB")
+        for r in rows:
+            print(f"{r['images']} images: {r['peak_rss_mb']:.0f} MB (old path: {r['old_array_gb']:.1f} GB "
+                  "for the image array)")
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=2))
+        return
     rows = []
     for name in args.configs.split(","):
         res, cbase, cmax, mapping, zdim = CONFIGS[name]

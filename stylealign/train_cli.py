@@ -35,6 +35,9 @@ def _common(p: argparse.ArgumentParser):
                    "lower it for short runs on small data sets)")
     p.add_argument("--mirror", "--xflip", action="store_true", default=None,
                    help="add x-flipped copies of the data")
+    p.add_argument("--cond", action="store_true", default=None,
+                   help="class-conditional: train on the data set's labels (its declared label columns, or a "
+                        "stylegan2-ada zip's labels)")
     p.add_argument("--grid", type=int, help="sample grid side (grid x grid images per snapshot)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -122,7 +125,10 @@ def _config(args):
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    return TrainConfig.from_dict(values)
+    cfg = TrainConfig.from_dict(values)
+    if args.cond and not getattr(cfg, "cond", False):  # until CLI_FLAGS maps --cond to TrainConfig.cond
+        cfg.cond = True
+    return cfg
 
 
 def _report(result) -> int:
@@ -185,13 +191,14 @@ def run_curves(args) -> int:
     from pathlib import Path
 
     from stylealign_core.reports import plot_training_log
+    from stylealign_core.training.rundir import RunDir
 
-    run = Path(args.run)
-    out = Path(args.out) if args.out else run / "training-curves.png"
-    config = run / "config.json"
+    run = RunDir(args.run)
+    out = Path(args.out) if args.out else run.curves
+    config = run.config
     try:
         train = json.loads(config.read_text()).get("train", {}) if config.is_file() else {}
-        plot_training_log(run / "log.parquet", out, title=f"{run.name}: training log",
+        plot_training_log(run.log, out, title=f"{run.name}: training log",
                           ada_target=train.get("ada_target"))
     except json.JSONDecodeError as exc:
         print(f"error: {config}: not valid JSON ({exc}); training writes it at the start of a run", file=sys.stderr)

@@ -1,12 +1,11 @@
 """Stage `finetune`: fine-tune the child from the resolved parent on the child data set.
 
 ``train_child`` wraps :func:`stylealign_core.training.api.finetune_child` (resume from the newest
-snapshot of the run directory when its settings match); ``parent_vs_child_grid`` writes the
-comparison sheet (same z: parent row, then child row); ``write_metrics`` the DVC metrics file.
+snapshot of the run directory when its settings match: the core's check, ``ResumeMismatch`` otherwise);
+``parent_vs_child_grid`` writes the comparison sheet (same z: parent row, then child row); ``write_metrics`` the DVC metrics file.
 """
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -21,49 +20,31 @@ from stylealign_core.atomic import write_json_atomic
 from stylealign_core.checkpoints import load_generator
 from stylealign_core.latents import grid_seeds
 from stylealign_core.reports import comparison
-from stylealign_core.training.api import FINAL_NAME, finetune_child, set_threads
+from stylealign_core.training.api import finetune_child, set_threads
 from stylealign_core.training.config import TrainConfig
+from stylealign_core.training.resume import ResumeMismatch, check_run_resumable
+from stylealign_core.training.rundir import RunDir
 
-from ._common import logger, read_json
+from ._common import logger
 
 GRID_NAME = "parent_vs_child.png"
-# Settings that may change between a snapshot and a resumed run without invalidating it.
+# The pipeline's policy is stricter than the core's (stylealign_core.training.resume.RESUMABLE_CHANGES): any
+# other change of params.yaml's finetune.train makes a new run. The check itself is the core's.
 RESUMABLE_CHANGES = {"total_kimg", "snapshot_kimg", "keep_snapshots"}
 
 
-class ResumeMismatch(RuntimeError):
-    """The run directory holds a run with other settings; the message says which and what to do."""
-
-
 def final_checkpoint(run_dir: str | Path) -> Path:
-    return Path(run_dir) / f"{FINAL_NAME}.json"
+    return RunDir(run_dir).final_manifest
 
 
-def _check_resumable(run_dir: Path, cfg: TrainConfig, parent_sha256: str, data: str) -> None:
-    recorded = read_json(run_dir / "config.json")
-    if not recorded:
-        return
-    old = dict(recorded.get("train") or {})
-    new = json.loads(json.dumps(cfg.to_dict()))
-    diffs = []
-    for key in sorted(set(old) | set(new)):
-        if key in RESUMABLE_CHANGES:
-            continue
-        if key in ("r1_gamma", "ema_kimg") and new.get(key) in ("auto", None):
-            continue  # config.json records the number "auto"/None resolved to
-        if old.get(key) != new.get(key):
-            diffs.append(f"finetune.train.{key}: {old.get(key)!r} -> {new.get(key)!r}")
-    meta = recorded.get("metadata") or {}
-    old_parent = (meta.get("parent") or {}).get("sha256")
-    if old_parent and old_parent != parent_sha256:
-        diffs.append(f"parent sha256: {old_parent[:12]}... -> {parent_sha256[:12]}...")
-    old_data = (meta.get("recipe") or {}).get("data")
-    if old_data and Path(old_data).resolve() != Path(data).resolve():
-        diffs.append(f"data: {old_data} -> {data}")
-    if diffs:
-        raise ResumeMismatch(f"{run_dir} holds a run with other settings ({'; '.join(diffs)}); set "
-                             "finetune.resume: null in params.yaml to start afresh (the directory is cleared), "
-                             "or move it away")
+def _check_resumable(run_dir: Path, cfg: TrainConfig, parent_sha256: str, data: str, parent_uri: str | None = None):
+    """The core's resume check against the run's newest snapshot, with the pipeline's fix in the message."""
+    metadata = {"kind": "child", "parent": {"sha256": parent_sha256, "uri": parent_uri}, "recipe": {"data": data}}
+    try:
+        check_run_resumable(run_dir, cfg.to_dict(), metadata, allowed=RESUMABLE_CHANGES)
+    except ResumeMismatch as exc:
+        raise ResumeMismatch(f"{exc}. In the pipeline: set finetune.resume: null in params.yaml to start afresh "
+                             "(the directory is cleared), or move it away") from None
 
 
 @task(name="finetune.train_child", cache_policy=NO_CACHE)
@@ -77,7 +58,7 @@ def train_child(train: dict, parent_checkpoint: str, parent_sha256: str, data: s
         log.info("finetune.resume is null: clearing %s", run)
         shutil.rmtree(run)
     elif resume == "latest" and run.exists():
-        _check_resumable(run, cfg, parent_sha256, data)
+        _check_resumable(run, cfg, parent_sha256, data, parent_checkpoint)
     set_threads(threads)
     log.info("fine-tuning %s kimg, batch %s, precision %s, %s torch threads: parent %s, data %s -> %s",
              cfg.total_kimg, cfg.batch, cfg.precision, torch.get_num_threads(), parent_checkpoint, data, run)

@@ -397,7 +397,7 @@ def test_training_resumes_from_an_official_pickle(tmp_path, official_modules):
     pkl = write_official_pickle(tmp_path / "network-snapshot-000100.pkl", G, D)
     fresh_G, fresh_D = build_networks(config, 16, 3, 0)
     fresh_G_ema, pipe = copy.deepcopy(fresh_G), augment_preset("bgc")
-    step, nimg, lineage = _resume_weights(str(pkl), fresh_G, fresh_D, fresh_G_ema, pipe, batch=4, device="cpu")
+    step, nimg, (lineage,) = _resume_weights(str(pkl), fresh_G, fresh_D, fresh_G_ema, pipe, batch=4, device="cpu")
     assert (step, nimg) == (0, 0)                      # an official pickle records no progress
     assert lineage["format"] == "stylegan2-ada-pkl" and lineage["sha256"] == sha256_file(pkl)
     assert float(pipe.p) == pytest.approx(0.35)
@@ -405,4 +405,4 @@ def test_training_resumes_from_an_official_pickle(tmp_path, official_modules):
         a, b = ours.state_dict(), theirs.state_dict()
         assert all(torch.equal(a[k], b[k]) for k in b)
     result = train(config, blobs(), tmp_path / "run", resume=str(pkl), progress=False)
-    assert result["kimg"] == pytest.approx(0.008) and result["resumed_from"]["format"] == "stylegan2-ada-pkl"
+    assert result["kimg"] == pytest.approx(0.008) and result["resumed_from"][0]["format"] == "stylegan2-ada-pkl"

@@ -27,3 +27,9 @@ def test_unset_flags_keep_defaults():
 def test_bad_flag_value_names_the_key():
     with pytest.raises(Exception, match="ada_kimg"):
         _cfg(["train", "--data", "d", "--out", "o", "--ada-kimg", "-1"])
+
+
+def test_cond_flag_asks_for_a_conditional_model():
+    assert getattr(_cfg(["train", "--data", "d", "--out", "o", "--cond"]), "cond", False) is True
+    assert getattr(_cfg(["finetune", "--parent", "p", "--data", "d", "--out", "o", "--cond"]), "cond", False) is True
+    assert getattr(_cfg(["train", "--data", "d", "--out", "o"]), "cond", False) is False

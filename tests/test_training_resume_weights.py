@@ -27,14 +27,14 @@ def test_resume_from_an_exported_model_loads_its_weights_p_and_progress(exported
     for name in ("G", "D", "G_ema"):
         want, got = state(ckpt.networks[name]), state(result[name])
         assert all(torch.equal(want[k], got[k]) for k in want), name
-    assert result["resumed_from"] == dict(ckpt.lineage(), kimg=0.016)
+    assert result["resumed_from"] == [dict(ckpt.lineage(), kimg=0.016)]  # a chain: the model recorded no resume
     # the snapshot that was exported had moved p away from its start; the resumed run starts from it
     p = float(ckpt.extra["augment_pipe.p"])
     more = train(cfg(total_kimg=0.020, augment_p=0.9, ada_kimg=1e9), blobs(), tmp_path / "more",
                  resume=str(model), progress=False)
     assert more["steps"] == 5 and more["kimg"] == pytest.approx(0.020)
     last = load_checkpoint(list_snapshots(tmp_path / "more")[-1] / "network.json", networks=())
-    assert last.metadata["resumed_from"]["sha256"] == ckpt.sha256
+    assert last.metadata["resumed_from"][0]["sha256"] == ckpt.sha256
     assert float(last.extra["augment_pipe.p"]) == pytest.approx(p, abs=1e-6)   # ada_kimg 1e9: p frozen
     assert p != pytest.approx(0.9)
 
@@ -45,14 +45,14 @@ def test_exact_resume_after_a_weights_resume_keeps_the_lineage(exported, tmp_pat
     result = train(cfg(total_kimg=0.024), blobs(), tmp_path / "run", resume="latest", progress=False)
     assert result["kimg"] == pytest.approx(0.024)
     last = load_checkpoint(list_snapshots(tmp_path / "run")[-1] / "network.json", networks=())
-    assert last.metadata["resumed_from"]["uri"] == str(model)
+    assert last.metadata["resumed_from"][0]["uri"] == str(model)
 
 
 def test_resume_from_a_checkpoint_without_d_or_with_other_settings_fails_naming_it(exported, tmp_path):
     model, _ = exported
     ckpt = load_checkpoint(model)
     g_only = save_checkpoint(tmp_path / "g-only", {"G_ema": ckpt.networks["G_ema"]})
-    with pytest.raises(ValueError, match=r"g-only.*lacks \['D', 'G'\]"):
+    with pytest.raises(ValueError, match=r"g-only.*needs D and G \(or G_ema\).*lacks \['D', 'G'\]"):
         train(cfg(), blobs(), tmp_path / "a", resume=str(g_only), progress=False)
     with pytest.raises(ValueError, match="does not fit this run's network settings"):
         train(cfg(network=dict(channel_max=32)), blobs(), tmp_path / "b", resume=str(model), progress=False)

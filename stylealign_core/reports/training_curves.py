@@ -9,6 +9,9 @@ dicts the training loop keeps, and writes a 2x2 figure against kimg:
   target (dashed) when given (a run without ADA logs ``ada_rt`` as NaN: no r_t line, no target);
 * throughput: ``images_per_s``.
 
+Where the log records legs (``leg`` and ``leg_start_kimg``: each process start or resume begins a leg), every
+panel marks where a leg began, after the start of training, with a dotted vertical line.
+
 A panel whose columns the log lacks says so instead of failing (a run without ADA has no ``augment_p``).
 The PNG is written atomically. Uses matplotlib's object API with the Agg canvas, so it never touches the
 global pyplot state or needs a display.
@@ -53,6 +56,14 @@ def _as_frame(log) -> pd.DataFrame:
     return frame.sort_values("kimg")
 
 
+def leg_starts(frame: pd.DataFrame) -> list[float]:
+    """kimg at which each leg (process start or resume) after the start of training began, in order."""
+    if "leg_start_kimg" not in frame.columns:
+        return []
+    starts = frame["leg_start_kimg"].dropna().to_numpy(float)
+    return sorted({float(k) for k in starts if k > 0})
+
+
 def plot_training_log(log, path: str | os.PathLike, title: str | None = None,
                       ada_target: float | None = None) -> Path:
     """Draw the training log ``log`` (path, DataFrame or row dicts) as a PNG at ``path``; returns the path."""
@@ -64,7 +75,10 @@ def plot_training_log(log, path: str | os.PathLike, title: str | None = None,
     fig = Figure(figsize=(10, 6.5), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 2, sharex=True).ravel()
+    legs = leg_starts(frame)
     for ax, (panel, columns, log_y) in zip(axes, PANELS):
+        for i, start in enumerate(legs):
+            ax.axvline(start, color="tab:purple", ls=":", lw=1, alpha=0.7, label="resumed" if i == 0 else None)
         present = [c for c in columns if c in frame.columns and frame[c].notna().any()]
         ax.set_title(panel, fontsize=10)
         ax.grid(True, alpha=0.3)

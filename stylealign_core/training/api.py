@@ -1,6 +1,7 @@
 """Entry points: ``train_parent`` (from scratch) and ``finetune_child`` (from any loadable parent).
 
-Both read a stylealign data set (or a stylegan2-ada-pytorch zip), run the shared loop, and export
+Both read a stylealign data set (or a stylegan2-ada-pytorch zip) one batch at a time, with x-flips and
+(for ``cond``, a class-conditional model) labels from the data set, run the shared loop, and export
 the final networks as ``RUN/network-final`` (a stylealign checkpoint whose metadata holds the
 recipe, the data set and, for children, the parent's uri and sha256).
 """
@@ -10,29 +11,30 @@ import os
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from ..data import open_dataset
+from ..data import DataError, ImageDataset
+from ..data.format import is_dataset_dir
 from .config import TrainConfig
 from .distributed import DistContext, init_from_env
 from .loop import train
+from .rundir import FINAL_NAME, RunDir  # noqa: F401 (FINAL_NAME: the final checkpoint's name, imported from here)
 
-FINAL_NAME = "network-final"
 
-
-def load_training_images(data: str | os.PathLike, xflip: bool = False, split: str | None = "train"):
-    """uint8 images [N, C, R, R] (x-flipped copies appended when ``xflip``) and the data set info."""
-    dataset, info = open_dataset(data, split=split)
-    images = np.ascontiguousarray(dataset.images_array())
-    if images.ndim != 4:
-        raise ValueError(f"{data}: expected a 4-d image array, got shape {images.shape}")
-    if images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):  # NHWC -> NCHW
-        images = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
-    if xflip:
-        images = np.concatenate([images, images[..., ::-1]])
-    return images, info
+def open_training_data(data: str | os.PathLike, xflip: bool = False, labels: bool = False) -> ImageDataset:
+    """The training images of ``data`` as an ``ImageDataset`` read one batch at a time (memory O(batch)):
+    the ``train`` split of a stylealign data set, all of a stylegan2-ada-pytorch zip; ``xflip`` adds mirrored
+    copies (indices n..2n-1, made when read); ``labels`` gives the data set's labels (class-conditional)."""
+    split = "train" if is_dataset_dir(data) else None
+    try:
+        return ImageDataset(data, split=split, xflip=xflip, labels=True if labels else None, preload=False,
+                            progress=False)
+    except DataError as exc:
+        if labels and "label" in exc.message:
+            raise DataError(f"{exc.message}; a class-conditional run (--cond, train.cond) needs them", exc.path,
+                            hint="build the data set with label columns, or train without --cond") from None
+        raise
 
 
 def _git_commit() -> str | None:
@@ -47,15 +49,16 @@ def _git_commit() -> str | None:
 def _run(cfg: TrainConfig, data, run_dir, parent=None, parent_info=None, resume=None,
          dist_ctx: DistContext | None = None, progress=True) -> dict:
     ctx = dist_ctx or init_from_env(cfg.device)
-    images, info = load_training_images(data, xflip=cfg.xflip)
-    recipe = {"train": cfg.to_dict(), "data": str(data), "data_name": (info or {}).get("name"),
-              "num_images": int(images.shape[0]), "commit": _git_commit(), "world_size": ctx.world_size}
+    dataset = open_training_data(data, xflip=cfg.xflip, labels=getattr(cfg, "cond", False))
+    recipe = {"train": cfg.to_dict(), "data": str(data), "data_name": dataset.metadata.get("name"),
+              "num_images": len(dataset), "label_dim": dataset.label_dim, "commit": _git_commit(),
+              "world_size": ctx.world_size}
     metadata = {"recipe": recipe, "kind": "child" if parent is not None else "parent"}
     if parent_info:
         metadata["parent"] = parent_info
-    result = train(cfg, images, run_dir, parent=parent, resume=resume, dist_ctx=ctx, metadata=metadata,
+    result = train(cfg, dataset, run_dir, parent=parent, resume=resume, dist_ctx=ctx, metadata=metadata,
                    progress=progress)
-    final = Path(run_dir) / FINAL_NAME
+    final = RunDir(run_dir).final
     if ctx.is_main:
         meta = dict(metadata, kimg=result["kimg"], frozen=result["frozen"])
         if result["resumed_from"]:

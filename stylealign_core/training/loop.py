@@ -1,339 +1,307 @@
 """The training loop shared by parent training and child fine-tuning.
 
-``train(cfg, images, run_dir, ...)`` runs StyleGAN2 training on uint8 images [N, C, R, R]:
-phases Gmain / Greg (every ``pl_interval``) / Dmain / Dreg (every ``r1_interval``) with the lazy
-regularisation correction of lr and betas, G EMA, ADA, snapshots every ``snapshot_kimg`` and
-exact resume (from a snapshot), or a weights-only resume from any checkpoint.
+``train(cfg, data, run_dir, ...)`` runs StyleGAN2 training on a training source (an ``ImageDataset``,
+read one batch at a time, or uint8 images [N, C, R, R] in memory): phases Gmain / Greg (every
+``pl_interval``) / Dmain / Dreg (every ``r1_interval``) with the lazy regularisation correction of lr and
+betas, G EMA, ADA, snapshots every ``snapshot_kimg``, ``on_tick`` / ``on_snapshot`` hooks (see
+:mod:`.hooks`), exact resume (from a snapshot) or a weights-only resume from any checkpoint (:mod:`.resume`).
+The run directory's files are named by :class:`.rundir.RunDir`.
 
 Determinism: every random draw of a micro-batch (z, style-mixing cutoff, noise maps, augmentation)
 comes from the global torch RNG seeded with (seed, step, phase, micro-batch index), and the data
-order is a per-epoch permutation seeded with (seed, epoch). Nothing random depends on history, so
-a resumed run continues exactly where the snapshot left off, and a data-parallel run with N
+order is a per-epoch permutation seeded with (seed, epoch) (:mod:`.sampler`). Nothing random depends on
+history, so a resumed run continues exactly where the snapshot left off, and a data-parallel run with N
 processes computes the same micro-batches as one process with ``batch_gpu = batch / N``.
 """
 from __future__ import annotations
 
-import copy
+import math
 import time
-from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from .. import components
 from ..atomic import write_json_atomic
-from ..checkpoints import DIR_CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from ..discriminator import Discriminator
-from ..generator import Generator
+from ..checkpoints import save_checkpoint
 from ..grid import save_image_grid
 from ..precision import resolve
 from ..reports import plot_training_log
+from . import hooks as hk
 from . import snapshots as snap
-from .augment import AdaController, augment_preset
+from .build import build_networks, build_training, derive_seed  # noqa: F401 (build_networks: public here)
 from .config import TrainConfig
 from .distributed import DistContext
-from .loss import StyleGAN2Loss
+from .resume import resume_snapshot, resume_weights
+from .rundir import RunDir, snapshot_checkpoint, snapshot_fakes, snapshot_state
+from .sampler import as_source, batch_indices, gather, labels_of, step_batches  # noqa: F401 (batch_indices)
 
 PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
 CURVES_EVERY_ROWS = 10  # training-curves.png is redrawn every 10 log rows (40 kimg at 4-kimg ticks) and at the end
+_seed = derive_seed
 
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN/Inf; the message names the step. Earlier snapshots are left intact."""
 
 
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+def _resume_weights(uri: str, G, D, G_ema, augment_pipe, batch: int, device) -> tuple[int, int, list[dict]]:
+    """Weights-only resume into bare networks; returns (step, nimg, resumed_from chain). See ``resume_weights``."""
+    return resume_weights(uri, SimpleNamespace(G=G, D=D, G_ema=G_ema, augment_pipe=augment_pipe), batch, device)
 
 
-def batch_indices(seed: int, step: int, batch: int, num_images: int) -> np.ndarray:
-    """Dataset indices of the global batch at ``step``: walks a fresh permutation each epoch."""
-    positions = np.arange(step * batch, (step + 1) * batch)
-    out = np.empty(batch, dtype=np.int64)
-    for epoch in np.unique(positions // num_images):
-        perm = np.random.default_rng(_seed(seed, 1, epoch)).permutation(num_images)
-        sel = positions // num_images == epoch
-        out[sel] = perm[positions[sel] % num_images]
-    return out
+def _to_float(images_u8: torch.Tensor, device) -> torch.Tensor:
+    return images_u8.to(device).float() / 127.5 - 1
 
 
-def build_networks(cfg: TrainConfig, resolution: int, channels: int, c_dim: int):
-    net = cfg.network
-    G = Generator(z_dim=net.z_dim, w_dim=net.w_dim, img_resolution=resolution, img_channels=channels,
-                  c_dim=c_dim, mapping_layers=net.mapping_layers, channel_base=net.channel_base,
-                  channel_max=net.channel_max, conv_clamp=net.conv_clamp)
-    D = Discriminator(img_resolution=resolution, img_channels=channels, c_dim=c_dim,
-                      channel_base=net.channel_base, channel_max=net.channel_max, conv_clamp=net.conv_clamp,
-                      mbstd_group_size=net.mbstd_group_size)
-    return G, D
+def _leg_of(rows: list[dict]) -> int:
+    """The number of the leg (process start) about to begin, after the legs recorded in ``rows``."""
+    legs = [r["leg"] for r in rows if isinstance(r.get("leg"), (int, float, np.number)) and not math.isnan(r["leg"])]
+    return int(max(legs)) + 1 if legs else int(bool(rows))
 
 
-def _make_optimizer(params, lr, betas, eps, interval):
-    if not params:
-        return None  # everything frozen
-    ratio = interval / (interval + 1) if interval else 1.0  # lazy regularisation: scale lr and betas
-    return torch.optim.Adam(params, lr=lr * ratio, betas=tuple(b ** ratio for b in betas), eps=eps)
+class _Training:
+    """One process's part of a run: ``__init__`` builds and resumes, ``run`` steps, ticks and snapshots."""
 
+    def __init__(self, cfg: TrainConfig, source, run_dir, parent, resume, ctx: DistContext, metadata: dict | None,
+                 on_tick, on_snapshot):
+        self.ctx, self.source, self.run_dir = ctx, source, RunDir(run_dir)
+        self.device = torch.device(cfg.device if cfg.device != "cuda" else f"cuda:{ctx.local_rank}")
+        channels, resolution, width = source.image_shape
+        if resolution != width:
+            raise ValueError(f"images must be square, got {resolution}x{width}")
+        self.cfg = cfg = cfg.resolved(resolution)
+        self.batch_gpu = cfg.batch_gpu or cfg.batch // ctx.world_size
+        if cfg.batch % (self.batch_gpu * ctx.world_size):
+            raise ValueError(f"batch {cfg.batch} is not divisible by batch_gpu {self.batch_gpu} x {ctx.world_size} "
+                             "processes")
+        self.rounds = cfg.batch // (self.batch_gpu * ctx.world_size)
+        self.precision = resolve(self.device.type, cfg.precision)
+        if self.device.type == "cpu":
+            # Denormal floats take a slow microcode path on x86: fine-tuning a trained parent ran at 9.4 images/s
+            # with them and 13 without (default child, 2-core AMD EPYC). Values below 1.2e-38 become 0.
+            torch.set_flush_denormal(True)
+        self.c_dim = int(source.label_dim)
+        self.nets = build_training(cfg, resolution, channels, self.c_dim, parent, ctx, self.device, self.precision)
+        self.on_tick, self.on_snapshot = hk.as_hooks(on_tick, "on_tick"), hk.as_hooks(on_snapshot, "on_snapshot")
+        self.metadata = dict(metadata or {})
+        self._resume(resume)
+        self.leg, self.leg_start_nimg = _leg_of(self.log_rows), self.nimg
+        self.total_nimg = int(round(cfg.total_kimg * 1000))
+        self.snapshot_nimg = max(int(round(cfg.snapshot_kimg * 1000)), 1)
+        self.tick_nimg = max(min(self.snapshot_nimg, 4000), cfg.batch)
+        self.curves_at = 0  # redraw training-curves.png once the log has grown this long, and at the end
+        self._start_grid()
 
-def _resume_weights(uri: str, G, D, G_ema, augment_pipe, batch: int, device) -> tuple[int, int, dict]:
-    """Weights-only resume, as stylegan2-ada-pytorch's ``--resume PKL``: G, D and G_ema (G where the file
-    has no G_ema) and the ADA p from any checkpoint the loader reads (ours, an exported model, an official
-    .pkl, a rosinality .pt); the optimizer states and the path-length mean start fresh. Progress continues
-    from the checkpoint's recorded kimg and step (0 where it records none). Returns (step, nimg, lineage)."""
-    ckpt = load_checkpoint(uri, device=str(device))
-    missing = sorted({"G", "D"} - set(ckpt.networks))
-    if missing:
-        raise ValueError(f"{uri}: resuming training needs G and D; this checkpoint lacks {missing} (it holds "
-                         f"{sorted(ckpt.networks)}); resume from a snapshot, an exported model or a training pickle")
-    for name, net in (("G", G), ("D", D), ("G_ema", G_ema)):
-        try:
-            net.load_state_dict(ckpt.networks.get(name, ckpt.networks["G"]).state_dict())
-        except RuntimeError as exc:
-            raise ValueError(f"{uri}: its {name} does not fit this run's network settings; pass the settings it "
-                             f"was trained with (stylealign info {uri})\n{exc}") from exc
-    meta = ckpt.metadata or {}
-    p = ckpt.extra.get("augment_pipe.p", meta.get("augment_p"))
-    if augment_pipe is not None and p is not None:
-        augment_pipe.p.fill_(float(p))
-    nimg = int(round(float(meta.get("kimg", 0)) * 1000))
-    step = int(meta.get("step", nimg // batch))
-    return step, nimg, dict(ckpt.lineage(), kimg=nimg / 1000)
+    # ---- resume ------------------------------------------------------------------------------------
+    def _resume(self, resume):
+        self.step, self.nimg, self.resumed_from = 0, 0, []
+        resume_from = snap.resolve_resume(self.run_dir.root, resume)
+        if resume_from is None:
+            self.log_rows = []
+            return
+        if isinstance(resume_from, str):  # a checkpoint, not a snapshot: weights only
+            self.step, self.nimg, self.resumed_from = resume_weights(resume_from, self.nets, self.cfg.batch,
+                                                                     self.device)
+        else:
+            self.step, self.nimg, self.resumed_from = resume_snapshot(resume_from, self.nets, self.cfg.to_dict(),
+                                                                      self.metadata, self.device)
+        if self.resumed_from:
+            self.metadata["resumed_from"] = self.resumed_from
+        self.log_rows = snap.read_log(self.run_dir.log, up_to_nimg=self.nimg)  # the log and the hooks' records
+        if self.ctx.is_main:                                                    # rewind to where this leg starts
+            hk.truncate_records(self.run_dir.metrics, self.nimg / 1000)
 
+    # ---- fixed sample grid, reals, config.json --------------------------------------------------------
+    def _start_grid(self):
+        cfg, num_images, device = self.cfg, len(self.source), self.device
+        grid_n = cfg.grid_size ** 2
+        self.grid_z = torch.randn(grid_n, self.nets.G.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 12345)).to(device)
+        self.grid_c = None
+        if self.c_dim:
+            pick = np.random.default_rng(cfg.seed).integers(0, num_images, grid_n)
+            self.grid_c = torch.from_numpy(labels_of(self.source, pick)).to(device)
+        if not self.ctx.is_main:
+            return
+        self.run_dir.samples.mkdir(parents=True, exist_ok=True)
+        train_settings = dict(self.cfg.to_dict(), precision=self.precision)  # what resolve() chose, never "auto"
+        write_json_atomic(self.run_dir.config, {"train": train_settings, "world_size": self.ctx.world_size,
+                                                "frozen": self.nets.frozen, "metadata": self.metadata})
+        reals, _ = gather(self.source, np.random.default_rng(cfg.seed).permutation(num_images)[:grid_n])
+        save_image_grid(_to_float(reals, "cpu"), self.run_dir.reals, ncols=cfg.grid_size)
 
-def _to_float(images_u8: np.ndarray, device) -> torch.Tensor:
-    return torch.from_numpy(images_u8).to(device).float() / 127.5 - 1
-
-
-def train(cfg: TrainConfig, images: np.ndarray, run_dir, labels: np.ndarray | None = None,
-          parent=None, resume=None, dist_ctx: DistContext | None = None, metadata: dict | None = None,
-          progress: bool = True) -> dict:
-    """Train (or fine-tune from ``parent``, a loaded Checkpoint) and return a summary dict.
-
-    ``images``: uint8 [N, C, R, R]. ``labels``: float [N, c_dim] or None. ``resume``: None, "latest", a
-    snapshot directory (exact resume) or a checkpoint path/URL (weights only: ``_resume_weights``).
-    ``metadata`` is recorded in every checkpoint (e.g. the recipe; ``resumed_from`` after a weights resume).
-    On CPU it turns on ``torch.set_flush_denormal`` for the process (denormals are slow on x86).
-    """
-    ctx = dist_ctx or DistContext()
-    run_dir = Path(run_dir)
-    device = torch.device(cfg.device if cfg.device != "cuda" else f"cuda:{ctx.local_rank}")
-    if images.ndim != 4 or images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 [N, C, R, R], got {images.dtype} {list(images.shape)}")
-    num_images, channels, resolution = images.shape[0], images.shape[1], images.shape[2]
-    cfg = cfg.resolved(resolution)
-    world, batch = ctx.world_size, cfg.batch
-    batch_gpu = cfg.batch_gpu or batch // world
-    if batch % (batch_gpu * world):
-        raise ValueError(f"batch {batch} is not divisible by batch_gpu {batch_gpu} x {world} processes")
-    rounds = batch // (batch_gpu * world)
-    precision = resolve(device.type, cfg.precision)
-    if device.type == "cpu":
-        # Denormal floats take a slow microcode path on x86: fine-tuning a trained parent ran at 9.4 images/s
-        # with them and 13 without (default child, 2-core AMD EPYC). Values below 1.2e-38 become 0.
-        torch.set_flush_denormal(True)
-    c_dim = 0 if labels is None else labels.shape[1]
-
-    # ---- networks ------------------------------------------------------------------------------
-    if parent is not None:
-        G, D = copy.deepcopy(parent.networks["G"]), copy.deepcopy(parent.networks["D"])
-        G_ema = copy.deepcopy(parent.networks.get("G_ema", G))
-        if G.img_resolution != resolution or G.img_channels != channels:
-            raise ValueError(f"parent makes {G.img_channels}x{G.img_resolution}px images, the data is "
-                             f"{channels}x{resolution}px: build the dataset at the parent's resolution")
-    else:
-        torch.manual_seed(_seed(cfg.seed, 0))
-        G, D = build_networks(cfg, resolution, channels, c_dim)
-        G_ema = copy.deepcopy(G)
-    G, D, G_ema = G.to(device).train(), D.to(device).train(), G_ema.to(device).eval().requires_grad_(False)
-    for net in (G.synthesis, D):
-        net.channels_last = cfg.channels_last
-    G_ema.synthesis.channels_last = cfg.channels_last
-    G.requires_grad_(True)
-    D.requires_grad_(True)
-    frozen = components.freeze(G, D, cfg.finetune.freeze, cfg.finetune.freeze_resolutions, cfg.finetune.freeze_d)
-    augment_pipe = augment_preset(cfg.augment)
-    ada = None
-    if augment_pipe is not None:
-        augment_pipe = augment_pipe.to(device)
-        augment_pipe.p.fill_(cfg.augment_p)
-        ada = AdaController(augment_pipe, target=cfg.ada_target, interval=cfg.ada_interval,
-                            ada_kimg=cfg.ada_kimg, all_reduce=ctx.all_reduce_sum if ctx.enabled else None)
-    loss = StyleGAN2Loss(G, D, augment_pipe, r1_gamma=cfg.r1_gamma, style_mixing=cfg.style_mixing,
-                         pl_weight=cfg.pl_weight, pl_batch_shrink=cfg.pl_batch_shrink, pl_decay=cfg.pl_decay,
-                         precision=precision, device_type=device.type)
-    g_params = [p for p in G.parameters() if p.requires_grad]
-    d_params = [p for p in D.parameters() if p.requires_grad]
-    opt_G = _make_optimizer(g_params, cfg.lr_g, cfg.betas, cfg.eps, cfg.pl_interval if cfg.pl_weight else 0)
-    opt_D = _make_optimizer(d_params, cfg.lr_d, cfg.betas, cfg.eps, cfg.r1_interval if cfg.r1_gamma else 0)
-    ctx.broadcast_module(G)
-    ctx.broadcast_module(D)
-    ctx.broadcast_module(G_ema)
-
-    # ---- resume -----------------------------------------------------------------------------------
-    step, nimg, log_rows, resumed_from = 0, 0, [], None
-    resume_from = snap.resolve_resume(run_dir, resume)
-    if isinstance(resume_from, str):  # a checkpoint, not a snapshot: weights only
-        step, nimg, resumed_from = _resume_weights(resume_from, G, D, G_ema, augment_pipe, batch, device)
-        metadata = dict(metadata or {}, resumed_from=resumed_from)
-        log_rows = snap.read_log(run_dir / "log.parquet", up_to_nimg=nimg)
-    elif resume_from is not None:
-        ckpt = load_checkpoint(resume_from / DIR_CHECKPOINT_NAME, device=str(device))
-        for name, net in (("G", G), ("D", D), ("G_ema", G_ema)):
-            net.load_state_dict(ckpt.networks[name].state_dict())
-        state = snap.load_state(resume_from / "training_state.pt")
-        if "resumed_from" in (ckpt.metadata or {}):  # keep the lineage of an earlier weights-only resume
-            resumed_from = ckpt.metadata["resumed_from"]
-            metadata = dict(metadata or {}, resumed_from=resumed_from)
-        for opt, key in ((opt_G, "opt_G"), (opt_D, "opt_D")):
-            if opt is not None:
-                settings = [{k: g[k] for k in ("lr", "betas", "eps")} for g in opt.param_groups]
-                opt.load_state_dict(state[key])
-                for group, setting in zip(opt.param_groups, settings):  # the current config wins
-                    group.update(setting)
-        loss.pl_mean.copy_(state["pl_mean"])
-        if ada is not None:
-            ada.load_state_dict(state["ada"])
-        step, nimg = int(state["step"]), int(state["nimg"])
-        log_rows = snap.read_log(run_dir / "log.parquet", up_to_nimg=nimg)
-
-    # ---- fixed sample grid -------------------------------------------------------------------
-    grid_n = cfg.grid_size ** 2
-    grid_z = torch.randn(grid_n, G.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 12345)).to(device)
-    grid_c = None
-    if c_dim:
-        pick = np.random.default_rng(cfg.seed).integers(0, num_images, grid_n)
-        grid_c = torch.from_numpy(labels[pick]).float().to(device)
-    if ctx.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "samples").mkdir(exist_ok=True)
-        write_json_atomic(run_dir / "config.json", {"train": cfg.to_dict(), "world_size": world,
-                                                    "frozen": frozen, "metadata": metadata or {}})
-        reals = images[np.random.default_rng(cfg.seed).permutation(num_images)[:grid_n]]
-        save_image_grid(_to_float(reals, "cpu"), run_dir / "reals.png", ncols=cfg.grid_size)
-
-    def sample_grid():
+    def _sample_grid(self) -> torch.Tensor:
+        G_ema, z, c, n = self.nets.G_ema, self.grid_z, self.grid_c, self.batch_gpu
         with torch.no_grad():
-            return torch.cat([G_ema(grid_z[i:i + batch_gpu], None if grid_c is None else grid_c[i:i + batch_gpu],
-                                    noise_mode="const").cpu() for i in range(0, grid_n, batch_gpu)])
+            return torch.cat([G_ema(z[i:i + n], None if c is None else c[i:i + n], noise_mode="const").cpu()
+                              for i in range(0, len(z), n)])
 
-    curves_at = [0]  # redraw training-curves.png once the log has grown this long, and at the end
+    # ---- main loop ------------------------------------------------------------------------------------
+    def run(self, progress: bool, workers: int = 0) -> dict:
+        bar = None
+        if progress and self.ctx.is_main:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=self.total_nimg, initial=self.nimg, unit="img", unit_scale=True, desc="train",
+                       dynamic_ncols=True)
+        next_tick = (self.nimg // self.tick_nimg + 1) * self.tick_nimg
+        next_snapshot = (self.nimg // self.snapshot_nimg + 1) * self.snapshot_nimg
+        self.tick_stats, self.tick_start, self.tick_start_nimg = {}, time.time(), self.nimg
+        last_snapshot = None
+        batches = step_batches(self.source, self.cfg.seed, self.cfg.batch, self.step, self.ctx.rank,
+                               self.rounds * self.batch_gpu, workers) if self.nimg < self.total_nimg else None
+        while self.nimg < self.total_nimg:
+            self._step(*next(batches), last_snapshot_nimg=next_snapshot - self.snapshot_nimg)
+            if bar is not None:
+                bar.update(self.cfg.batch)
+            final = self.nimg >= self.total_nimg
+            if self.nimg >= next_tick or final:
+                row = self._tick(final)
+                if bar is not None:
+                    bar.set_postfix({k: f"{row[k]:.3f}" for k in ("loss_G", "loss_D", "augment_p") if k in row})
+                next_tick += self.tick_nimg
+            if self.nimg >= next_snapshot or final:
+                last_snapshot = self._snapshot(final)
+                next_snapshot = (self.nimg // self.snapshot_nimg + 1) * self.snapshot_nimg
+        if bar is not None:
+            bar.close()
+        nets = self.nets
+        return {"run_dir": str(self.run_dir.root), "kimg": self.nimg / 1000, "steps": self.step,
+                "snapshot": str(last_snapshot or ""), "G_ema": nets.G_ema, "G": nets.G, "D": nets.D,
+                "frozen": nets.frozen, "log": self.log_rows, "resumed_from": self.resumed_from,
+                "precision": self.precision}
 
-    def save_snapshot():
-        meta = dict(metadata or {}, kimg=nimg / 1000, step=step, augment_p=float(augment_pipe.p) if ada else 0.0)
-        state = dict(opt_G=opt_G.state_dict() if opt_G else {}, opt_D=opt_D.state_dict() if opt_D else {}, pl_mean=loss.pl_mean.cpu(),
-                     ada=ada.state_dict() if ada else {}, step=step, nimg=nimg,
-                     torch_rng=torch.get_rng_state(), config=cfg.to_dict())
-        fakes = sample_grid()  # every rank runs G_ema identically; only rank 0 writes
-
-        def write(tmp: Path):
-            extra = {"augment_pipe.p": augment_pipe.p.detach().cpu()} if ada else None
-            save_checkpoint(tmp / DIR_CHECKPOINT_NAME, {"G": G, "D": D, "G_ema": G_ema}, metadata=meta, extra_tensors=extra)
-            snap.save_state(tmp / "training_state.pt", state)
-            save_image_grid(fakes, tmp / "fakes.png", ncols=cfg.grid_size)
-
-        if ctx.is_main:
-            path = snap.write_snapshot(run_dir, nimg, write)
-            save_image_grid(fakes, run_dir / "samples" / f"fakes{nimg:09d}.png", ncols=cfg.grid_size)
-            snap.write_log(run_dir / "log.parquet", log_rows)
-            if log_rows and (len(log_rows) >= curves_at[0] or nimg >= total_nimg):
-                plot_training_log(log_rows, run_dir / "training-curves.png", title=f"{run_dir.name}: training log",
-                                  ada_target=cfg.ada_target)
-                curves_at[0] = len(log_rows) + CURVES_EVERY_ROWS
-            snap.prune_snapshots(run_dir, cfg.keep_snapshots)
-            ctx.barrier()
-            return path
-        ctx.barrier()
-        return None
-
-    # ---- main loop -------------------------------------------------------------------------------
-    total_nimg = int(round(cfg.total_kimg * 1000))
-    snapshot_nimg = max(int(round(cfg.snapshot_kimg * 1000)), 1)
-    tick_nimg = max(min(snapshot_nimg, 4000), batch)
-    next_tick = (nimg // tick_nimg + 1) * tick_nimg
-    next_snapshot = (nimg // snapshot_nimg + 1) * snapshot_nimg
-    intervals = {"Gmain": 1, "Greg": cfg.pl_interval if cfg.pl_weight else 0,
-                 "Dmain": 1, "Dreg": cfg.r1_interval if cfg.r1_gamma else 0}
-    tick_stats, tick_start, tick_start_nimg = {}, time.time(), nimg
-    bar = None
-    if progress and ctx.is_main:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=total_nimg, initial=nimg, unit="img", unit_scale=True, desc="train", dynamic_ncols=True)
-    last_snapshot = None
-    while nimg < total_nimg:
-        idx = batch_indices(cfg.seed, step, batch, num_images)
+    def _step(self, images: torch.Tensor, labels: torch.Tensor, last_snapshot_nimg: int):
+        """One global batch: the four phases (where due), G EMA, ADA."""
+        cfg, nets = self.cfg, self.nets
+        intervals = {"Gmain": 1, "Greg": cfg.pl_interval if cfg.pl_weight else 0,
+                     "Dmain": 1, "Dreg": cfg.r1_interval if cfg.r1_gamma else 0}
         for phase_idx, phase in enumerate(PHASES):
             interval = intervals[phase]
-            if not interval or step % interval:
+            is_g = phase.startswith("G")
+            opt, params = (nets.opt_G, nets.g_params) if is_g else (nets.opt_D, nets.d_params)
+            if not interval or self.step % interval or opt is None:
                 continue
-            opt = opt_G if phase.startswith("G") else opt_D
-            params = g_params if phase.startswith("G") else d_params
-            if opt is None:
-                continue
-            net_fixed = D if phase.startswith("G") else G
-            net_fixed.requires_grad_(False)
+            (nets.D if is_g else nets.G).requires_grad_(False)
             for p in params:
                 p.requires_grad_(True)
             opt.zero_grad(set_to_none=False)
-            phase_stats = []
-            for r in range(rounds):
-                micro = ctx.rank * rounds + r
-                torch.manual_seed(_seed(cfg.seed, 2, step, phase_idx, micro))
-                sl = idx[micro * batch_gpu:(micro + 1) * batch_gpu]
-                real = _to_float(images[sl], device)
-                real_c = None if labels is None else torch.from_numpy(labels[sl]).float().to(device)
-                gen_z = torch.randn(batch_gpu, G.z_dim, device=device)
-                gen_c = None
-                if c_dim:
-                    gen_c = torch.from_numpy(labels[np.random.default_rng(_seed(cfg.seed, 3, step, micro))
-                                                    .integers(0, num_images, batch_gpu)]).float().to(device)
-                stats = loss.accumulate(phase, real, real_c, gen_z, gen_c, gain=interval)
-                for key in ("loss_G", "loss_pl", "loss_D", "loss_r1"):
-                    if key in stats and not torch.isfinite(stats[key]):
-                        raise TrainingDiverged(
-                            f"{key} became {stats[key].item()} at step {step} (kimg {nimg / 1000:.3f}, phase "
-                            f"{phase}); snapshots up to kimg {(next_snapshot - snapshot_nimg) / 1000:.3f} in "
-                            f"{run_dir / 'snapshots'} are intact: lower the learning rate or raise r1_gamma "
-                            f"and resume from one")
-                phase_stats.append(stats)
-            ctx.average_gradients(params, micro_batches=rounds)
+            phase_stats = [self._micro_batch(phase, phase_idx, r, interval, images, labels, last_snapshot_nimg)
+                           for r in range(self.rounds)]
+            self.ctx.average_gradients(params, micro_batches=self.rounds)
             opt.step()
             for p in params:
                 p.requires_grad_(False)
-            _after_phase(phase, phase_stats, G, loss, ada, ctx, tick_stats, rounds)
-        # EMA of G (ramped up over the first images, as in stylegan2-ada)
+            _after_phase(phase, phase_stats, nets.G, nets.loss, nets.ada, self.ctx, self.tick_stats, self.rounds)
+        self._update_ema()
+        if nets.ada is not None and self.step % cfg.ada_interval == 0:
+            nets.ada.update(cfg.batch)
+        self.nimg += cfg.batch
+        self.step += 1
+
+    def _micro_batch(self, phase, phase_idx, r, interval, images, labels, last_snapshot_nimg) -> dict:
+        cfg, bg, device, G = self.cfg, self.batch_gpu, self.device, self.nets.G
+        micro = self.ctx.rank * self.rounds + r
+        torch.manual_seed(_seed(cfg.seed, 2, self.step, phase_idx, micro))
+        real = _to_float(images[r * bg:(r + 1) * bg], device)
+        real_c = labels[r * bg:(r + 1) * bg].float().to(device) if self.c_dim else None
+        gen_z = torch.randn(bg, G.z_dim, device=device)
+        gen_c = None
+        if self.c_dim:
+            pick = np.random.default_rng(_seed(cfg.seed, 3, self.step, micro)).integers(0, len(self.source), bg)
+            gen_c = torch.from_numpy(labels_of(self.source, pick)).float().to(device)
+        stats = self.nets.loss.accumulate(phase, real, real_c, gen_z, gen_c, gain=interval)
+        for key in ("loss_G", "loss_pl", "loss_D", "loss_r1"):
+            if key in stats and not torch.isfinite(stats[key]):
+                raise TrainingDiverged(
+                    f"{key} became {stats[key].item()} at step {self.step} (kimg {self.nimg / 1000:.3f}, phase "
+                    f"{phase}); snapshots up to kimg {last_snapshot_nimg / 1000:.3f} in {self.run_dir.snapshots} "
+                    f"are intact: lower the learning rate or raise r1_gamma and resume from one")
+        return stats
+
+    def _update_ema(self):
+        """EMA of G (ramped up over the first images, as in stylegan2-ada)."""
+        cfg, G, G_ema = self.cfg, self.nets.G, self.nets.G_ema
         ema_nimg = cfg.ema_kimg * 1000
         if cfg.ema_rampup:
-            ema_nimg = min(ema_nimg, nimg * cfg.ema_rampup)
-        beta = 0.5 ** (batch / max(ema_nimg, 1e-8))
+            ema_nimg = min(ema_nimg, self.nimg * cfg.ema_rampup)
+        beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
         with torch.no_grad():
             for p_ema, p in zip(G_ema.parameters(), G.parameters()):
                 p_ema.copy_(p.detach().lerp(p_ema, beta))
             for b_ema, b in zip(G_ema.buffers(), G.buffers()):
                 b_ema.copy_(b)
-        if ada is not None and step % cfg.ada_interval == 0:
-            ada.update(batch)
-        nimg += batch
-        step += 1
-        if bar is not None:
-            bar.update(batch)
-        if nimg >= next_tick or nimg >= total_nimg:
-            elapsed = max(time.time() - tick_start, 1e-9)
-            row = {"nimg": nimg, "kimg": nimg / 1000, "step": step,
-                   "images_per_s": (nimg - tick_start_nimg) / elapsed, "augment_p": float(augment_pipe.p) if ada else 0.0,
-                   "ada_rt": float(ada.rt) if ada and ada.rt is not None else float("nan")}
-            row.update({k: float(np.mean(v)) for k, v in tick_stats.items()})
-            log_rows.append(row)
-            if bar is not None:
-                bar.set_postfix({k: f"{row[k]:.3f}" for k in ("loss_G", "loss_D", "augment_p") if k in row})
-            tick_stats, tick_start, tick_start_nimg = {}, time.time(), nimg
-            next_tick += tick_nimg
-        if nimg >= next_snapshot or nimg >= total_nimg:
-            last_snapshot = save_snapshot()
-            next_snapshot = (nimg // snapshot_nimg + 1) * snapshot_nimg
-    if bar is not None:
-        bar.close()
-    return {"run_dir": str(run_dir), "kimg": nimg / 1000, "steps": step, "snapshot": str(last_snapshot or ""),
-            "G_ema": G_ema, "G": G, "D": D, "frozen": frozen, "log": log_rows, "resumed_from": resumed_from}
+
+    # ---- ticks and snapshots ----------------------------------------------------------------------------
+    def _tick(self, final: bool) -> dict:
+        """Append a log row (means of this tick's statistics) and run the on_tick hooks."""
+        nets, elapsed = self.nets, max(time.time() - self.tick_start, 1e-9)
+        ada = nets.ada
+        row = {"nimg": self.nimg, "kimg": self.nimg / 1000, "step": self.step,
+               "images_per_s": (self.nimg - self.tick_start_nimg) / elapsed, "augment_p": nets.augment_p,
+               "ada_rt": float(ada.rt) if ada and ada.rt is not None else float("nan"),
+               "leg": self.leg, "leg_start_kimg": self.leg_start_nimg / 1000, "precision": self.precision}
+        row.update({k: float(np.mean(v)) for k, v in self.tick_stats.items()})
+        self.log_rows.append(row)
+        self.tick_stats, self.tick_start, self.tick_start_nimg = {}, time.time(), self.nimg
+        if self.on_tick and self.ctx.is_main:
+            hk.run_hooks(self.on_tick, hk.context("tick", self.run_dir, self.nimg, self.step, nets.G_ema, None,
+                                                  row, final))
+        return row
+
+    def _snapshot_contents(self):
+        """The snapshot's writer (a function of its temporary directory) and its sample grid."""
+        cfg, nets = self.cfg, self.nets
+        meta = dict(self.metadata, kimg=self.nimg / 1000, step=self.step, augment_p=nets.augment_p)
+        state = dict(opt_G=nets.opt_G.state_dict() if nets.opt_G else {},
+                     opt_D=nets.opt_D.state_dict() if nets.opt_D else {}, pl_mean=nets.loss.pl_mean.cpu(),
+                     ada=nets.ada.state_dict() if nets.ada else {}, step=self.step, nimg=self.nimg,
+                     torch_rng=torch.get_rng_state(), config=cfg.to_dict())
+        fakes = self._sample_grid()  # every rank runs G_ema identically; only rank 0 writes
+
+        def write(tmp):
+            extra = {"augment_pipe.p": nets.augment_pipe.p.detach().cpu()} if nets.ada else None
+            save_checkpoint(snapshot_checkpoint(tmp), {"G": nets.G, "D": nets.D, "G_ema": nets.G_ema}, metadata=meta,
+                            extra_tensors=extra)
+            snap.save_state(snapshot_state(tmp), state)
+            save_image_grid(fakes, snapshot_fakes(tmp), ncols=cfg.grid_size)
+        return write, fakes
+
+    def _snapshot(self, final: bool):
+        """Write a snapshot, the sample grid, the log and (now and then) the curves; run on_snapshot hooks."""
+        write, fakes = self._snapshot_contents()
+        path, run_dir, rows = None, self.run_dir, self.log_rows
+        if self.ctx.is_main:
+            path = snap.write_snapshot(run_dir.root, self.nimg, write)
+            save_image_grid(fakes, run_dir.sample_grid(self.nimg), ncols=self.cfg.grid_size)
+            snap.write_log(run_dir.log, rows)
+            if rows and (len(rows) >= self.curves_at or final):
+                plot_training_log(rows, run_dir.curves, title=f"{run_dir.name}: training log",
+                                  ada_target=self.cfg.ada_target)
+                self.curves_at = len(rows) + CURVES_EVERY_ROWS
+            snap.prune_snapshots(run_dir.root, self.cfg.keep_snapshots)
+            if self.on_snapshot:
+                hk.run_hooks(self.on_snapshot, hk.context("snapshot", run_dir, self.nimg, self.step, self.nets.G_ema,
+                                                          path, rows[-1] if rows else None, final))
+        self.ctx.barrier()
+        return path
+
+
+def train(cfg: TrainConfig, images, run_dir, labels: np.ndarray | None = None, parent=None, resume=None,
+          dist_ctx: DistContext | None = None, metadata: dict | None = None, progress: bool = True,
+          on_tick=None, on_snapshot=None, data_workers: int = 0) -> dict:
+    """Train (or fine-tune from ``parent``, a loaded Checkpoint) and return a summary dict.
+
+    ``images``: an ``ImageDataset`` (or any training source, see :mod:`.sampler`: labels and x-flips come
+    from it), or uint8 [N, C, R, R] in memory with ``labels`` float [N, c] or None. A source with labels
+    trains a class-conditional model (c_dim = label_dim). ``resume``: None, "latest", a snapshot directory
+    (exact resume) or a checkpoint path/URL (weights only). ``metadata`` is recorded in every checkpoint
+    (e.g. the recipe; ``resumed_from`` after a weights resume). ``on_tick`` / ``on_snapshot``: hooks (a
+    callable or a list), see :mod:`.hooks`. ``data_workers``: processes decoding batches ahead (0: inline).
+    On CPU it turns on ``torch.set_flush_denormal`` for the process (denormals are slow on x86).
+    """
+    training = _Training(cfg, as_source(images, labels), run_dir, parent, resume, dist_ctx or DistContext(), metadata,
+                         on_tick, on_snapshot)
+    return training.run(progress, data_workers)
 
 
 def _after_phase(phase, phase_stats, G, loss, ada, ctx, tick_stats, rounds):

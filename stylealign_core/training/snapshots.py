@@ -1,16 +1,9 @@
 """Training snapshots: atomic directories, ``latest`` lookup, pruning, and the Parquet training log.
 
-A run directory looks like::
-
-    RUN/
-      snapshots/snapshot-000012800/       one directory per snapshot, named by images seen
-        network.safetensors, network.json  G, D, G_ema (+ augment p): a normal stylealign checkpoint
-        training_state.pt                  optimizer states, progress, RNG, loss state (weights_only-safe)
-        fakes.png                          sample grid of G_ema at fixed z
-      samples/fakes000012800.png           every snapshot's grid (kept for viewing progress)
-      reals.png                            a grid of training images
-      log.parquet                          one row per tick: kimg, losses, ADA p, r_t, images/s
-      config.json                          the resolved training configuration
+The layout of a run directory is owned by :class:`.rundir.RunDir`. A snapshot directory
+(``RUN/snapshots/snapshot-000012800/``, named by images seen) holds ``network.{json,safetensors}`` (G, D,
+G_ema + augment p: a normal stylealign checkpoint), ``training_state.pt`` (optimizer states, progress,
+RNG, loss state; weights_only-safe) and ``fakes.png`` (the sample grid of G_ema at fixed z).
 
 A snapshot is written to ``snapshots/.tmp-*`` and renamed into place when complete, so a
 killed run never leaves a snapshot that ``latest`` would pick up half-written.
@@ -26,8 +19,7 @@ import pandas as pd
 import torch
 
 from ..atomic import fsync_path, write_atomic
-
-SNAPSHOT_PREFIX = "snapshot-"
+from .rundir import SNAPSHOT_PREFIX, RunDir, snapshot_state
 
 
 class SnapshotError(RuntimeError):
@@ -35,22 +27,22 @@ class SnapshotError(RuntimeError):
 
 
 def snapshot_dir(run_dir: Path, nimg: int) -> Path:
-    return Path(run_dir) / "snapshots" / f"{SNAPSHOT_PREFIX}{nimg:09d}"
+    return RunDir(run_dir).snapshot(nimg)
 
 
 def list_snapshots(run_dir: Path) -> list[Path]:
     """Complete snapshots, oldest first."""
-    root = Path(run_dir) / "snapshots"
+    root = RunDir(run_dir).snapshots
     if not root.is_dir():
         return []
     found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(SNAPSHOT_PREFIX)
-             and (p / "training_state.pt").is_file()]
+             and snapshot_state(p).is_file()]
     return sorted(found, key=lambda p: p.name)
 
 
 def is_snapshot(path) -> bool:
     """A complete training snapshot directory (exact resume), as opposed to a plain checkpoint."""
-    return isinstance(path, Path) and (path / "training_state.pt").is_file()
+    return isinstance(path, Path) and snapshot_state(path).is_file()
 
 
 def resolve_resume(run_dir: Path, resume: str | os.PathLike | None) -> Path | str | None:
@@ -67,7 +59,7 @@ def resolve_resume(run_dir: Path, resume: str | os.PathLike | None) -> Path | st
         return path
     if path.name.startswith(SNAPSHOT_PREFIX):
         raise SnapshotError(f"{path}: not a complete training snapshot (no training_state.pt); "
-                            f"pass another directory under {Path(run_dir) / 'snapshots'} or 'latest'")
+                            f"pass another directory under {RunDir(run_dir).snapshots} or 'latest'")
     return str(resume)
 
 
@@ -94,8 +86,7 @@ def prune_snapshots(run_dir: Path, keep: int):
     """Delete all but the newest ``keep`` complete snapshots, and leftovers of killed writes."""
     for snap in list_snapshots(run_dir)[:-keep]:
         shutil.rmtree(snap, ignore_errors=True)
-    root = Path(run_dir) / "snapshots"
-    for leftover in root.glob(".tmp-*"):
+    for leftover in RunDir(run_dir).snapshots.glob(".tmp-*"):
         shutil.rmtree(leftover, ignore_errors=True)
 
 

@@ -1,0 +1,109 @@
+"""Resuming a run with another parent, data set or settings is an error naming what changed, for every
+entry point (API, CLI, pipeline task); a matching resume continues."""
+import io
+
+import pytest
+from PIL import Image
+
+from stylealign.cli import main as cli_main
+from stylealign_core.data import DatasetWriter
+from stylealign_core.training.api import finetune_child, train_parent
+from stylealign_core.training.resume import ResumeMismatch, resume_mismatches
+from stylealign_core.training.snapshots import list_snapshots
+from test_training import blobs, cfg
+
+TINY_FLAGS = ["--kimg", "0.008", "--batch", "4", "--snapshot-kimg", "0.004", "--grid", "2", "--no-progress"]
+
+
+def make_dataset(path, seed):
+    with DatasetWriter(path, 16, has_masks=False) as writer:
+        for i, img in enumerate(blobs(8, seed=seed)):
+            buf = io.BytesIO()
+            Image.fromarray(img.transpose(1, 2, 0)).save(buf, format="PNG")
+            writer.add(f"img{i:03d}", buf.getvalue(), split="train")
+        writer.finish({"name": path.name})
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two parents (other seeds) and a child of parent A with snapshots at 4 and 8 images."""
+    root = tmp_path_factory.mktemp("resume-check")
+    data_p, data_c = make_dataset(root / "data-p", 0), make_dataset(root / "data-c", 1)
+    parent_a = train_parent(cfg(total_kimg=0.004), data_p, root / "parent-a", progress=False)["checkpoint"]
+    parent_b = train_parent(cfg(total_kimg=0.004, seed=1), data_p, root / "parent-b", progress=False)["checkpoint"]
+    finetune_child(cfg(total_kimg=0.008, snapshot_kimg=0.004), parent_a, data_c, root / "child", progress=False)
+    return dict(root=root, data_p=data_p, data_c=data_c, parent_a=parent_a, parent_b=parent_b, child=root / "child")
+
+
+def test_api_resume_with_another_parent_fails_naming_it_and_the_fix(runs):
+    before = [s.name for s in list_snapshots(runs["child"])]
+    with pytest.raises(ResumeMismatch, match=r"parent: sha256 .* -> .*parent-b") as err:
+        finetune_child(cfg(total_kimg=0.012, snapshot_kimg=0.004), runs["parent_b"], runs["data_c"], runs["child"],
+                       resume="latest", progress=False)
+    assert "another directory" in str(err.value) and "--resume" in str(err.value)
+    assert [s.name for s in list_snapshots(runs["child"])] == before  # nothing trained, nothing written
+    with pytest.raises(ResumeMismatch, match=r"data: data-c \(8 images\) -> data-p \(8 images\)"):
+        finetune_child(cfg(total_kimg=0.012, snapshot_kimg=0.004), runs["parent_a"], runs["data_p"], runs["child"],
+                       resume="latest", progress=False)
+    with pytest.raises(ResumeMismatch, match=r"kind: child -> parent"):
+        train_parent(cfg(total_kimg=0.012, snapshot_kimg=0.004), runs["data_c"], runs["child"], resume="latest",
+                     progress=False)
+    with pytest.raises(ResumeMismatch, match=r"train\.seed: 0 -> 3"):
+        finetune_child(cfg(total_kimg=0.012, snapshot_kimg=0.004, seed=3), runs["parent_a"], runs["data_c"],
+                       runs["child"], resume="latest", progress=False)
+
+
+def test_cli_resume_with_another_parent_exits_2_naming_it(runs, capsys):
+    argv = ["finetune", "--parent", runs["parent_b"] + ".json", "--data", str(runs["data_c"]), "--out",
+            str(runs["child"]), "--resume", "latest", *TINY_FLAGS]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "parent: sha256" in err and "parent-b" in err
+
+
+def test_matching_resume_continues_and_allowed_changes_pass(runs, tmp_path):
+    import shutil
+    run = tmp_path / "child"
+    shutil.copytree(runs["child"], run)
+    # a longer run, another learning rate and precision: the same run, continued
+    result = finetune_child(cfg(total_kimg=0.012, snapshot_kimg=0.004, lr_g=0.002), runs["parent_a"], runs["data_c"],
+                            run, resume="latest", progress=False)
+    assert result["kimg"] == pytest.approx(0.012) and result["steps"] == 3
+
+
+def test_pipeline_task_uses_the_core_check_with_its_stricter_policy(runs):
+    from tasks.finetune import _check_resumable
+    with pytest.raises(ResumeMismatch, match=r"parent: sha256.*finetune.resume: null"):
+        _check_resumable(runs["child"], cfg(total_kimg=0.012), "0" * 64, str(runs["data_c"]))
+    with pytest.raises(ResumeMismatch, match=r"train\.lr_g: 0\.0025 -> 0\.002"):  # the core allows it, the pipeline not
+        _check_resumable(runs["child"], cfg(total_kimg=0.012, lr_g=0.002), _sha(runs["parent_a"]), str(runs["data_c"]))
+    _check_resumable(runs["child"], cfg(total_kimg=0.5), _sha(runs["parent_a"]), str(runs["data_c"]))
+
+
+def test_pipeline_train_child_refuses_another_parent_and_continues_with_its_own(runs, tmp_path):
+    import json
+    import shutil
+
+    from tasks.finetune import train_child
+    run = tmp_path / "child"
+    shutil.copytree(runs["child"], run)
+    train = json.loads(json.dumps(cfg(total_kimg=0.012, snapshot_kimg=0.004).to_dict()))
+    with pytest.raises(ResumeMismatch, match="parent: sha256"):
+        train_child.fn(train, runs["parent_b"], _sha(runs["parent_b"]), str(runs["data_c"]), str(run), "latest", 1)
+    summary = train_child.fn(train, runs["parent_a"], _sha(runs["parent_a"]), str(runs["data_c"]), str(run),
+                             "latest", 1)
+    assert summary["kimg"] == pytest.approx(0.012) and summary["steps"] == 3
+
+
+def _sha(checkpoint):
+    from stylealign_core.checkpoints import load_checkpoint
+    return load_checkpoint(checkpoint, networks=()).sha256
+
+
+def test_resume_mismatches_reads_auto_values_and_moved_data_as_unchanged():
+    recorded = {"r1_gamma": 0.0128, "ema_kimg": 0.125, "batch": 4}
+    meta = {"recipe": {"data": "/old/place/emoji", "data_name": "emoji", "num_images": 10}}
+    moved = {"recipe": {"data": "/new/place/emoji", "data_name": "emoji", "num_images": 10}}
+    assert resume_mismatches(recorded, meta, {"r1_gamma": "auto", "ema_kimg": None, "batch": 4}, moved) == []
+    assert resume_mismatches(recorded, meta, {"batch": 8}, moved) == ["train.batch: 4 -> 8"]
