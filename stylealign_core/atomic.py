@@ -95,6 +95,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def staging_name(path: str | os.PathLike) -> re.Match | None:
+    """The parts of a :func:`publish_dir` staging directory's name (``name``, ``kind``: tmp|old, ``pid``),
+    or None for any other name."""
+    return _STAGING_RE.match(Path(path).name)
+
+
 def remove_stale_dirs(target: str | os.PathLike) -> list[Path]:
     """Clean up after publishes of ``target`` by processes that no longer run; returns what was removed.
 
@@ -107,7 +113,7 @@ def remove_stale_dirs(target: str | os.PathLike) -> list[Path]:
     if not target.parent.is_dir():
         return removed
     for p in sorted(target.parent.iterdir()):
-        m = _STAGING_RE.match(p.name)
+        m = staging_name(p)
         if not m or m["name"] != target.name or not p.is_dir() or _pid_alive(int(m["pid"])):
             continue
         if m["kind"] == "old" and not (target.exists() or target.is_symlink()):

@@ -15,6 +15,7 @@ import torch
 from .. import components
 from ..discriminator import Discriminator
 from ..generator import Generator
+from ..precision import resolve
 from .augment import AdaController, AugmentPipe, augment_preset
 from .config import TrainConfig
 from .distributed import DistContext
@@ -82,9 +83,14 @@ def _initial_networks(cfg: TrainConfig, resolution: int, channels: int, c_dim: i
 
 
 def build_training(cfg: TrainConfig, resolution: int, channels: int, c_dim: int, parent, ctx: DistContext,
-                   device: torch.device, precision: str) -> Networks:
-    """Networks (fresh or copied from ``parent``), ADA, loss and optimizers of a run, on ``device``."""
+                   device: torch.device, batch_gpu: int) -> Networks:
+    """Networks (fresh or copied from ``parent``), ADA, loss and optimizers of a run, on ``device``.
+
+    ``cfg.precision`` is resolved here, against the generator of this run ("auto" may time its layers:
+    ``precision.resolve``); ``Networks.loss.precision`` holds the concrete mode, never "auto".
+    """
     G, D, G_ema = _initial_networks(cfg, resolution, channels, c_dim, parent)
+    precision = resolve(device.type, cfg.precision, G, batch=batch_gpu)
     G, D, G_ema = G.to(device).train(), D.to(device).train(), G_ema.to(device).eval().requires_grad_(False)
     for net in (G.synthesis, D, G_ema.synthesis):
         net.channels_last = cfg.channels_last

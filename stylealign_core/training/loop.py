@@ -22,10 +22,10 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from .. import latents
 from ..atomic import write_json_atomic
 from ..checkpoints import save_checkpoint
 from ..grid import save_image_grid
-from ..precision import resolve
 from ..reports import plot_training_log
 from . import hooks as hk
 from . import snapshots as snap
@@ -76,13 +76,13 @@ class _Training:
             raise ValueError(f"batch {cfg.batch} is not divisible by batch_gpu {self.batch_gpu} x {ctx.world_size} "
                              "processes")
         self.rounds = cfg.batch // (self.batch_gpu * ctx.world_size)
-        self.precision = resolve(self.device.type, cfg.precision)
         if self.device.type == "cpu":
             # Denormal floats take a slow microcode path on x86: fine-tuning a trained parent ran at 9.4 images/s
             # with them and 13 without (default child, 2-core AMD EPYC). Values below 1.2e-38 become 0.
             torch.set_flush_denormal(True)
         self.c_dim = int(source.label_dim)
-        self.nets = build_training(cfg, resolution, channels, self.c_dim, parent, ctx, self.device, self.precision)
+        self.nets = build_training(cfg, resolution, channels, self.c_dim, parent, ctx, self.device, self.batch_gpu)
+        self.precision = self.nets.loss.precision  # what precision.resolve chose for this network, never "auto"
         self.on_tick, self.on_snapshot = hk.as_hooks(on_tick, "on_tick"), hk.as_hooks(on_snapshot, "on_snapshot")
         self.metadata = dict(metadata or {})
         self._resume(resume)
@@ -116,7 +116,7 @@ class _Training:
     def _start_grid(self):
         cfg, num_images, device = self.cfg, len(self.source), self.device
         grid_n = cfg.grid_size ** 2
-        self.grid_z = torch.randn(grid_n, self.nets.G.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 12345)).to(device)
+        self.grid_z = latents.z_from_seeds(latents.grid_seeds(grid_n), self.nets.G.z_dim, device=device)
         self.grid_c = None
         if self.c_dim:
             pick = np.random.default_rng(cfg.seed).integers(0, num_images, grid_n)

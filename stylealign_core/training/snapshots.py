@@ -5,20 +5,19 @@ The layout of a run directory is owned by :class:`.rundir.RunDir`. A snapshot di
 G_ema + augment p: a normal stylealign checkpoint), ``training_state.pt`` (optimizer states, progress,
 RNG, loss state; weights_only-safe) and ``fakes.png`` (the sample grid of G_ema at fixed z).
 
-A snapshot is written to ``snapshots/.tmp-*`` and renamed into place when complete, so a
-killed run never leaves a snapshot that ``latest`` would pick up half-written.
+A snapshot is built in a staging directory beside its final name and swapped into place when complete
+(``atomic.publish_dir``), so a killed run never leaves a snapshot that ``latest`` would pick up half-written.
 """
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from ..atomic import fsync_path, write_atomic
+from ..atomic import publish_dir, remove_stale_dirs, staging_name, write_atomic
 from .rundir import SNAPSHOT_PREFIX, RunDir, snapshot_state
 
 
@@ -64,21 +63,10 @@ def resolve_resume(run_dir: Path, resume: str | os.PathLike | None) -> Path | st
 
 
 def write_snapshot(run_dir: Path, nimg: int, write_contents) -> Path:
-    """Create a snapshot atomically: ``write_contents(tmp_dir)`` fills a temporary directory which
-    is then renamed to its final name."""
+    """Create a snapshot atomically: ``write_contents(tmp_dir)`` fills a staging directory that
+    ``atomic.publish_dir`` swaps into place when complete."""
     final = snapshot_dir(run_dir, nimg)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
-    try:
-        write_contents(tmp)
-        fsync_path(tmp, directory=True)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        fsync_path(final.parent, directory=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    publish_dir(final, write_contents)
     return final
 
 
@@ -86,8 +74,11 @@ def prune_snapshots(run_dir: Path, keep: int):
     """Delete all but the newest ``keep`` complete snapshots, and leftovers of killed writes."""
     for snap in list_snapshots(run_dir)[:-keep]:
         shutil.rmtree(snap, ignore_errors=True)
-    for leftover in RunDir(run_dir).snapshots.glob(".tmp-*"):
+    snapshots = RunDir(run_dir).snapshots
+    for leftover in snapshots.glob(".tmp-*"):  # staging names of runs before publish_dir
         shutil.rmtree(leftover, ignore_errors=True)
+    for name in {m["name"] for m in map(staging_name, snapshots.glob(f".{SNAPSHOT_PREFIX}*")) if m}:
+        remove_stale_dirs(snapshots / name)  # publish_dir's leftovers of processes that no longer run
 
 
 def save_state(path: Path, state: dict):
