@@ -77,3 +77,19 @@ def test_legs_are_logged_and_drawn_and_precision_is_the_resolved_one(tmp_path):
     without = plot_training_log(log.drop(columns=["leg", "leg_start_kimg"]), tmp_path / "none.png").read_bytes()
     assert with_legs != without
     assert leg_starts(log.drop(columns=["leg_start_kimg"])) == []
+
+
+def test_export_of_g_ema_and_d_resumes_and_its_card_shows_the_lineage(first_leg, tmp_path):
+    """What the shipped parent is: export --networks G_ema,D (float16); the next leg resumes from it."""
+    model_a, root = first_leg
+    train(cfg(total_kimg=0.020), blobs(), tmp_path / "b", resume=str(model_a), progress=False)
+    shipped = export_model(tmp_path / "b", tmp_path / "shipped", num_samples=4, networks=("G_ema", "D"))
+    ckpt = load_checkpoint(shipped)
+    assert sorted(ckpt.networks) == ["D", "G_ema"]
+    card = (shipped / "MODEL_CARD.md").read_text()
+    assert "Lineage" in card and str(model_a) in card and "kimg 0.016" in card
+    result = train(cfg(total_kimg=0.024), blobs(), tmp_path / "c", resume=str(shipped), progress=False)
+    assert result["kimg"] == pytest.approx(0.024)
+    assert [e["kimg"] for e in result["resumed_from"]] == [0.020, 0.016]
+    with pytest.raises(ValueError, match="include G_ema"):
+        export_model(tmp_path / "b", tmp_path / "bad", networks=("G", "D"))

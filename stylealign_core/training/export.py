@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Sequence
 
 from ..atomic import publish_dir
 from ..checkpoints import DIR_CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -23,6 +24,7 @@ from ..grid import save_image_grid
 from ..latents import synthesize_seeds
 from ..reports import plot_training_log
 from .config import CLI_FLAGS, TrainConfig
+from .resume import as_chain
 from .snapshots import SnapshotError, list_snapshots, read_log
 
 TRUNCATED_PSI = 0.7  # the second sample grid: the common truncation for showing a StyleGAN
@@ -85,6 +87,17 @@ def _reproduce_commands(recipe: dict, kimg: float, name: str, out: str, parent: 
     return cmd + f"\nstylealign export --run runs/{name} --out {out}"
 
 
+def _lineage_lines(resumed_from) -> list[str]:
+    """The model card's ``resumed_from`` chain: every weights-only resume back to the first seed."""
+    chain = as_chain(resumed_from)
+    if not chain:
+        return []
+    lines = ["Lineage (`resumed_from`, newest first: each leg continued from these weights):", ""]
+    for entry in chain:
+        lines.append(f"- kimg {entry.get('kimg', '?')}: `{entry.get('uri')}` (sha256 `{str(entry.get('sha256'))[:16]}`)")
+    return lines + [""]
+
+
 def _card(name, out, manifest: dict, meta: dict, log_row: dict | None, seeds, dtype, has_reals: bool) -> str:
     recipe = meta.get("recipe", {})
     train = recipe.get("train", {})
@@ -118,7 +131,7 @@ def _card(name, out, manifest: dict, meta: dict, log_row: dict | None, seeds, dt
               + (" `reals.png`: training images, for comparison." if has_reals else "")
               + (" `training-curves.png`: the training log (losses, regularisers, ADA p and r_t, images/s) up to "
                  "this snapshot." if log_row else ""), "",
-              "FID/KID: not computed yet.", "",
+              "FID/KID: not computed yet.", ""] + _lineage_lines(meta.get("resumed_from")) + [
               f"Reproduce at commit `{recipe.get('commit')}` (training resumes with the same command after an "
               "interruption; `--kimg` is where this snapshot was taken: the learning-rate, EMA and ADA schedules "
               "do not depend on the total length):", "",
@@ -127,9 +140,20 @@ def _card(name, out, manifest: dict, meta: dict, log_row: dict | None, seeds, dt
     return "\n".join(lines)
 
 
+EXPORTABLE = ("G", "D", "G_ema")
+
+
 def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapshot: str | os.PathLike = "latest",
-                 dtype: str | None = "float16", num_samples: int = 64, overwrite: bool = False) -> Path:
-    """Export ``snapshot`` of ``run_dir`` to ``out_dir`` (see the module docstring); returns out_dir."""
+                 dtype: str | None = "float16", num_samples: int = 64, overwrite: bool = False,
+                 networks: Sequence[str] = EXPORTABLE) -> Path:
+    """Export ``snapshot`` of ``run_dir`` to ``out_dir`` (see the module docstring); returns out_dir.
+
+    ``networks``: which of G, D, G_ema to store. ("G_ema", "D") is what users and a weights-only resume need
+    (the resume takes G from G_ema) at two thirds of the bytes: the shipped parent is exported so."""
+    unknown = set(networks) - set(EXPORTABLE)
+    if unknown or "G_ema" not in networks:
+        raise ValueError(f"networks: choose from {', '.join(EXPORTABLE)} and include G_ema (the samples are "
+                         f"drawn from it), got {', '.join(networks) or 'none'}")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     snap = resolve_snapshot(run_dir, snapshot)
     if out_dir.exists() and not overwrite:
@@ -148,7 +172,8 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
     rows = read_log(run_dir / "log.parquet", up_to_nimg=nimg) if (run_dir / "log.parquet").exists() else []
 
     def fill(tmp: Path) -> None:
-        manifest_path = save_checkpoint(tmp / DIR_CHECKPOINT_NAME, ckpt.networks, metadata=meta,
+        stored = {name: net for name, net in ckpt.networks.items() if name in networks}
+        manifest_path = save_checkpoint(tmp / DIR_CHECKPOINT_NAME, stored, metadata=meta,
                                         extra_tensors=ckpt.extra, dtype=dtype)
         manifest = json.loads(manifest_path.read_text())
         seeds = list(range(num_samples))
