@@ -26,11 +26,12 @@ import pandas as pd
 import torch
 
 from ..atomic import fsync_path, write_atomic
+from ..errors import StylealignError
 
 SNAPSHOT_PREFIX = "snapshot-"
 
 
-class SnapshotError(RuntimeError):
+class SnapshotError(StylealignError, RuntimeError):
     """A snapshot is missing or unreadable; the message names the path."""
 
 
