@@ -14,7 +14,10 @@ from __future__ import annotations
 
 class StylealignError(Exception):
     """An error in what the user gave (settings, files, data, checkpoints); ``str(err)`` is one line
-    naming the thing at fault and, where there is one, the fix."""
+    naming the thing at fault and, where there is one, the fix. ``exit_code``: the command's exit
+    status when it ends with this error (2: the input was refused; 1: a run that was started failed)."""
+
+    exit_code = 2
 
 
 class InputMismatch(StylealignError, ValueError):
