@@ -1,7 +1,8 @@
 """`stylealign convert | info | generate`: checkpoint commands.
 
-Every handler returns an exit code: 0 on success, 2 when the checkpoint is refused
-(:class:`stylealign_core.checkpoints.CheckpointError`, printed as one line on stderr).
+Every handler returns 0 on success; a refused checkpoint
+(:class:`stylealign_core.checkpoints.CheckpointError`) is reported by stylealign.cli as one line on
+stderr, exit status 2.
 """
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import argparse
 import json
 import math
 import sys
+
+from stylealign_core.errors import StylealignError
 
 FORMATS_HELP = ("stylealign NAME.json + NAME.safetensors (give either file or NAME), stylegan2-ada-pytorch / "
                 "stylegan3 StyleGAN2 .pkl (read without executing it), rosinality stylegan2-pytorch .pt, or an "
@@ -48,7 +51,17 @@ def _tensor_summary(t):
     return [float(f"{v:.6g}") for v in t.flatten().tolist()] if t.numel() <= 4 else f"tensor {list(t.shape)}"
 
 
+def _device(text: str) -> str:
+    """argparse type of --device: a device this torch can use (a CPU-only build has no cuda)."""
+    from stylealign_core.training.config import check_device
+    try:
+        return check_device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _fail(exc) -> int:
+    """Only `generate` still reports here; stylealign.cli reports the same way for every command."""
     print(f"stylealign: error: {exc}", file=sys.stderr)
     return 2
 
@@ -58,7 +71,7 @@ def _parse_metadata(pairs: list[str] | None) -> dict:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise argparse.ArgumentTypeError(f"--meta wants KEY=VALUE, got {pair!r}")
+            raise StylealignError(f"--meta wants KEY=VALUE, got {pair!r}")
         try:
             meta[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -67,14 +80,11 @@ def _parse_metadata(pairs: list[str] | None) -> dict:
 
 
 def cmd_convert(args) -> int:
-    from stylealign_core.checkpoints import CheckpointError, checkpoint_paths, convert_checkpoint
+    from stylealign_core.checkpoints import checkpoint_paths, convert_checkpoint
 
-    try:
-        networks = [n.strip() for n in args.networks.split(",") if n.strip()] if args.networks else None
-        manifest, ckpt = convert_checkpoint(args.src, args.dst, networks=networks, sha256=args.sha256,
-                                            metadata=_parse_metadata(args.meta), dtype=args.dtype)
-    except (CheckpointError, argparse.ArgumentTypeError) as exc:
-        return _fail(exc)
+    networks = [n.strip() for n in args.networks.split(",") if n.strip()] if args.networks else None
+    manifest, ckpt = convert_checkpoint(args.src, args.dst, networks=networks, sha256=args.sha256,
+                                        metadata=_parse_metadata(args.meta), dtype=args.dtype)
     _, tensors = checkpoint_paths(manifest)
     print(f"converted {args.src} ({ckpt.format}, sha256 {ckpt.sha256[:16]}...)")
     print(f"      -> {manifest} + {tensors.name}")
@@ -88,12 +98,9 @@ def cmd_convert(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from stylealign_core.checkpoints import CheckpointError, load_checkpoint
+    from stylealign_core.checkpoints import load_checkpoint
 
-    try:
-        ckpt = load_checkpoint(args.checkpoint, sha256=args.sha256)
-    except CheckpointError as exc:
-        return _fail(exc)
+    ckpt = load_checkpoint(args.checkpoint, sha256=args.sha256)
     networks = {name: {"class": type(m).__name__, "config": m.config,
                        "num_params": int(sum(p.numel() for p in m.parameters()))}
                 for name, m in ckpt.networks.items()}
@@ -194,7 +201,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--batch", type=int, default=16, metavar="N",
                    help="images per forward pass (default: 16; the last pass is padded to N, so an image depends "
                         "on its seed and N only)")
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--device", default="cpu", type=_device, help="torch device: cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--sha256", metavar="HEX", help="refuse the checkpoint unless its sha256 is this")
     p.add_argument("--out", required=True, metavar="PNG", help="output grid image (PNG)")
     p.set_defaults(func=cmd_generate)

@@ -2,7 +2,8 @@
 
 Subcommands: ``emoji`` (an emoji style fetched with npm), ``folder`` (your own images) and
 ``info`` (print a data set's metadata, optionally re-hash its files). Handlers return an exit
-code: 0 success, 2 a :class:`stylealign_core.data.DataError` (printed as one line on stderr).
+code: 0 success; a :class:`stylealign_core.data.DataError` is reported by stylealign.cli (one line
+on stderr, exit status 2).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 
 from stylealign_core.data.errors import DataError
 from stylealign_core.data.license_texts import LICENSE_TEXTS
-from stylealign_core.data.styles import STYLES
+from stylealign_core.data.styles import EMOJI_RESOLUTIONS, STYLES
 
 _FORMAT_NOTE = (
     "Output: DIR/dataset.json, DIR/manifest.parquet, DIR/images/<id>.png (RGB on white), "
@@ -35,23 +36,15 @@ def _summary(path, t0: float) -> str:
             f"{'yes' if meta['has_masks'] else 'no'}{skipped}, {time.time() - t0:.1f} s")
 
 
-def _fail(exc: DataError) -> int:
-    print(f"stylealign data: error: {exc}", file=sys.stderr)
-    return 2
-
-
 def cmd_emoji(args) -> int:
     """Handler of `stylealign data emoji`."""
     from stylealign_core.data.emoji import build_emoji_dataset
     t0 = time.time()
-    try:
-        path = build_emoji_dataset(args.style, args.out, resolution=args.resolution,
-                                   seed=args.seed, test_fraction=args.test_fraction,
-                                   cache_dir=args.cache_dir, overwrite=args.overwrite,
-                                   strict=args.strict, progress=_progress(args),
-                                   workers=args.workers)
-    except DataError as exc:
-        return _fail(exc)
+    path = build_emoji_dataset(args.style, args.out, resolution=args.resolution,
+                               seed=args.seed, test_fraction=args.test_fraction,
+                               cache_dir=args.cache_dir, overwrite=args.overwrite,
+                               strict=args.strict, progress=_progress(args),
+                               workers=args.workers)
     print(_summary(path, t0))
     return 0
 
@@ -60,14 +53,11 @@ def cmd_folder(args) -> int:
     """Handler of `stylealign data folder`."""
     from stylealign_core.data.folder import build_folder_dataset
     t0 = time.time()
-    try:
-        path = build_folder_dataset(args.src, args.out, args.resolution, seed=args.seed,
-                                    test_fraction=args.test_fraction, strict=args.strict,
-                                    overwrite=args.overwrite, masks=args.masks,
-                                    progress=_progress(args), workers=args.workers,
-                                    license=args.license, attribution=args.attribution)
-    except DataError as exc:
-        return _fail(exc)
+    path = build_folder_dataset(args.src, args.out, args.resolution, seed=args.seed,
+                                test_fraction=args.test_fraction, strict=args.strict,
+                                overwrite=args.overwrite, masks=args.masks,
+                                progress=_progress(args), workers=args.workers,
+                                license=args.license, attribution=args.attribution)
     print(_summary(path, t0))
     return 0
 
@@ -76,22 +66,19 @@ def cmd_info(args) -> int:
     """Handler of `stylealign data info`."""
     from stylealign_core.data.dataset import open_dataset
     from stylealign_core.data.format import is_dataset_dir, verify_dataset
-    try:
-        ds, meta = open_dataset(args.path, preload=False)
-        print(json.dumps({k: v for k, v in meta.items() if k != "label_columns"}, indent=2))
-        print(ds)
-        if args.verify:
-            if not is_dataset_dir(args.path):
-                raise DataError("--verify needs a stylealign data set directory", args.path)
-            problems = verify_dataset(args.path)
-            for p in problems[:20]:
-                print(f"  {p}", file=sys.stderr)
-            if problems:
-                raise DataError(f"{len(problems)} files do not match the manifest", args.path,
-                                hint="rebuild the data set")
-            print(f"verified: all {meta['num_images']} images match their sha256")
-    except DataError as exc:
-        return _fail(exc)
+    ds, meta = open_dataset(args.path, preload=False)
+    print(json.dumps({k: v for k, v in meta.items() if k != "label_columns"}, indent=2))
+    print(ds)
+    if args.verify:
+        if not is_dataset_dir(args.path):
+            raise DataError("--verify needs a stylealign data set directory", args.path)
+        problems = verify_dataset(args.path)
+        for p in problems[:20]:
+            print(f"  {p}", file=sys.stderr)
+        if problems:
+            raise DataError(f"{len(problems)} files do not match the manifest", args.path,
+                            hint="rebuild the data set")
+        print(f"verified: all {meta['num_images']} images match their sha256")
     return 0
 
 
@@ -137,7 +124,7 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
                "--out data/emoji-twitter-64")
     emoji.add_argument("--style", required=True, choices=sorted(STYLES),
                        help="emoji style (registry: stylealign_core/data/styles.py)")
-    emoji.add_argument("--resolution", type=int, default=64, choices=[64, 32, 16],
+    emoji.add_argument("--resolution", type=int, default=64, choices=EMOJI_RESOLUTIONS,
                        help="image size in pixels (default: 64, the source size; smaller sizes "
                             "are downsampled with Lanczos on premultiplied alpha)")
     emoji.add_argument("--cache-dir", default=None, metavar="DIR",

@@ -7,7 +7,8 @@
 `run` is what every dvc.yaml stage calls. Without a Prefect server configured, Prefect starts a
 temporary local one for the run (~11 s); to keep runs in the UI, start a server once
 (`prefect server start --host 127.0.0.1`) and export `PREFECT_API_URL=http://127.0.0.1:4200/api`.
-Exit codes: 0 success, 1 a stage failed, 2 invalid params/usage.
+Exit codes: 0 success, 1 a stage failed, 2 invalid params/usage; errors are reported by
+stylealign.cli (``stylealign: error: ...``, one line).
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from stylealign_core.errors import StylealignError
 
 STAGE_NAMES = ("data", "parent", "finetune")  # == flows.pipeline.STAGES (checked by the tests)
 SMOKE_DVC_YAML = "smoke/dvc.yaml"
@@ -27,14 +30,15 @@ def _quiet_env() -> None:
         os.environ.setdefault(key, value)
 
 
-def _validate(params_path: str) -> int:
-    from stylealign_core.params import ParamsError, load_params
-    try:
-        load_params(params_path)
-    except ParamsError as exc:
-        print(f"stylealign pipeline: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+class StageFailed(StylealignError):
+    """A pipeline stage was started and failed; the message names the stage and its error."""
+    exit_code = 1
+
+
+def _validate(params_path: str) -> None:
+    """Fail fast, before a Prefect server is started: ParamsError names the file and the key."""
+    from stylealign_core.params import load_params
+    load_params(params_path)
 
 
 def _describe(exc: BaseException) -> str:
@@ -43,9 +47,7 @@ def _describe(exc: BaseException) -> str:
 
 def cmd_run(args) -> int:
     _quiet_env()
-    rc = _validate(args.params)  # fail fast, before a Prefect server is started
-    if rc:
-        return rc
+    _validate(args.params)
     from flows.pipeline import STAGES, pipeline
 
     params_path = str(Path(args.params).absolute())  # as the flow run's parameter, unambiguous in the UI
@@ -61,15 +63,12 @@ def cmd_run(args) -> int:
         problem = state.message or state.name
     except BaseException as exc:  # noqa: BLE001 - the stage's own exception, re-raised by result()
         problem = _describe(exc)
-    print(f"stylealign pipeline: error: stage {args.stage} {state.name.lower()}: {problem}", file=sys.stderr)
-    return 1
+    raise StageFailed(f"stage {args.stage} {state.name.lower()}: {problem}")
 
 
 def cmd_serve(args) -> int:
     _quiet_env()
-    rc = _validate(args.params)
-    if rc:
-        return rc
+    _validate(args.params)
     from flows.pipeline import STAGES, pipeline
 
     fl = pipeline if args.stage == "all" else STAGES[args.stage]
@@ -122,15 +121,13 @@ def repro_env() -> dict:
 def cmd_repro(args) -> int:
     root = find_repo_root()
     if root is None:
-        print("stylealign repro: error: not inside a DVC repository (no .dvc directory here or above); "
-              "run `dvc init` at the repository root", file=sys.stderr)
-        return 2
+        raise StylealignError("not inside a DVC repository (no .dvc directory here or above); "
+                              "run `dvc init` at the repository root")
     if args.smoke and not (root / SMOKE_DVC_YAML).exists():
-        print(f"stylealign repro: error: {root / SMOKE_DVC_YAML} not found", file=sys.stderr)
-        return 2
+        raise StylealignError(f"{root / SMOKE_DVC_YAML} not found")
     env = repro_env()
     if not shutil.which("stylealign", path=env["PATH"]):
-        print("stylealign repro: warning: `stylealign` is not on PATH; the dvc.yaml stages call it",
+        print("stylealign: warning: `stylealign` is not on PATH; the dvc.yaml stages call it",
               file=sys.stderr)
     cmd = repro_command(args.smoke, args.force, args.dry, args.targets)
     print("+ " + " ".join(cmd[2:] if cmd[1] == "-m" else cmd), f"(in {root})", flush=True)

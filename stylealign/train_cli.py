@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 import yaml
+
+from stylealign_core.errors import StylealignError
 
 
 def _common(p: argparse.ArgumentParser):
@@ -95,16 +96,7 @@ def add_parser(subparsers):
 def _config(args):
     from stylealign_core.training.config import CLI_FLAGS, ConfigError, TrainConfig
 
-    values = {}
-    if args.params:
-        with open(args.params) as fh:
-            doc = yaml.safe_load(fh) or {}
-        for part in (args.section or "").split("."):
-            if part:
-                doc = (doc or {}).get(part)
-                if doc is None:
-                    raise SystemExit(f"error: {args.params} has no section {args.section!r}")
-        values = dict(doc or {})
+    values = _params_section(args.params, args.section) if args.params else {}
     for key, flag in CLI_FLAGS.items():  # unset flags keep the config's value
         value = getattr(args, flag[2:].replace("-", "_"), None)
         if value is None:
@@ -131,22 +123,41 @@ def _config(args):
     return cfg
 
 
+def _params_section(path: str, section: str | None) -> dict:
+    """The mapping at dotted ``section`` of the YAML file ``path`` (the whole file without one)."""
+    from stylealign_core.training.config import ConfigError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh) or {}
+    except OSError as exc:
+        raise ConfigError(f"--params {path}: cannot read it ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--params {path}: not valid YAML ({exc})") from None
+    for part in filter(None, (section or "").split(".")):
+        doc = doc.get(part) if isinstance(doc, dict) else None
+        if doc is None:
+            raise ConfigError(f"--params {path} has no section {section!r} (a dotted key, e.g. finetune.train)")
+    if not isinstance(doc, dict):
+        raise ConfigError(f"--params {path}: section {section!r} is not a mapping of training settings")
+    return dict(doc)
+
+
 def _report(result) -> int:
     print(f"done: {result['kimg']:.3f} kimg, {result['steps']} steps -> {result['checkpoint']}")
     return 0
 
 
 def _guard(fn):
-    from stylealign_core.checkpoints import CheckpointError
-    from stylealign_core.data import DataError
-    from stylealign_core.training.config import ConfigError
+    """TrainingDiverged is the user's to fix (lower lr), but not yet a StylealignError (loop.py):
+    raise it as one so that stylealign.cli reports it like every other error."""
     from stylealign_core.training.loop import TrainingDiverged
-    from stylealign_core.training.snapshots import SnapshotError
     try:
         return fn()
-    except (ConfigError, CheckpointError, DataError, TrainingDiverged, SnapshotError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except TrainingDiverged as exc:
+        if isinstance(exc, StylealignError):
+            raise
+        raise StylealignError(str(exc)) from exc
 
 
 def run_train(args) -> int:
@@ -173,17 +184,14 @@ def run_finetune(args) -> int:
 def run_export(args) -> int:
     from stylealign_core.training.export import export_model
 
-    def go():
-        try:
-            out = export_model(args.run, args.out, snapshot=args.snapshot,
-                               dtype=None if args.dtype == "float32" else args.dtype, num_samples=args.samples,
-                               overwrite=args.force)
-        except FileExistsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"exported {args.run} -> {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
-        return 0
-    return _guard(go)
+    try:
+        out = export_model(args.run, args.out, snapshot=args.snapshot,
+                           dtype=None if args.dtype == "float32" else args.dtype, num_samples=args.samples,
+                           overwrite=args.force)
+    except FileExistsError as exc:  # export_model's refusal to replace OUT without --force
+        raise StylealignError(str(exc)) from None
+    print(f"exported {args.run} -> {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
+    return 0
 
 
 def run_curves(args) -> int:
@@ -201,10 +209,8 @@ def run_curves(args) -> int:
         plot_training_log(run.log, out, title=f"{run.name}: training log",
                           ada_target=train.get("ada_target"))
     except json.JSONDecodeError as exc:
-        print(f"error: {config}: not valid JSON ({exc}); training writes it at the start of a run", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise StylealignError(f"{config}: not valid JSON ({exc}); training writes it at the start of a run") from None
+    except (FileNotFoundError, ValueError) as exc:  # plot_training_log's refusals of a missing/unreadable log
+        raise StylealignError(str(exc)) from None
     print(f"wrote {out}")
     return 0

@@ -1,8 +1,9 @@
 """``params.yaml``: the one source of configuration of the pipeline, loaded and validated here.
 
 Pure Python (no Prefect, no DVC): the flows, the CLI and the tests all call :func:`load_params`.
-Every section is a typed dataclass; a value of the wrong type, out of range, or a key the schema
-does not know fails with a :class:`ParamsError` whose message names the file and the dotted key::
+Every section is a pydantic model (:class:`stylealign_core.schema.Schema`: strict types, no unknown
+keys); a value of the wrong type, out of range, or a key the schema does not know fails with a
+:class:`ParamsError` whose message names the file and the dotted key::
 
     params.yaml: finetune.train.batch: expected int, got 'abc'
 
@@ -11,31 +12,31 @@ Sections, one per pipeline stage (same names in ``dvc.yaml``, ``flows/pipeline.p
 * ``data``     -> :class:`DataParams`      the parent-domain and child-domain image data sets
 * ``parent``   -> :class:`ParentParams`    where the parent checkpoint comes from
 * ``finetune`` -> :class:`FinetuneParams`  child fine-tuning; ``train:`` is a
-  :class:`stylealign_core.training.config.TrainConfig` (validated by ``TrainConfig.from_dict``)
+  :class:`stylealign_core.training.config.TrainConfig` (the same schema as ``stylealign finetune``)
 
-Adding a stage: write its section dataclass, add it to :class:`Params` and to ``SECTIONS``.
+Adding a stage: write its section model and add it to :class:`Params` (``SECTIONS`` follows).
 
 Relative paths in the file are relative to the directory holding it (for DVC, the stage's
 ``wdir``): :meth:`Params.resolve` turns them into absolute paths.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
 import re
-import types
-import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from .data.styles import EMOJI_RESOLUTIONS, STYLES
+from .schema import KeyedProblem, Schema, first_problem
+from .training.config import ConfigError, NetworkConfig, TrainConfig
 
 INIT_URI = "init"
 _SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
-class ParamsError(ValueError):
+class ParamsError(ConfigError):
     """params.yaml is unreadable or a value in it is invalid. ``str(err)`` is one line:
     ``<file>: <dotted key>: <problem>``; ``key`` and ``problem`` are also attributes."""
 
@@ -47,94 +48,101 @@ class ParamsError(ValueError):
         super().__init__(": ".join(parts + [problem]))
 
 
-# ---- section schemas -------------------------------------------------------------------------
-# ``field(metadata={"check": fn})``: fn(value) -> problem text or None, run after type checks.
+# ---- value rules --------------------------------------------------------------------------------
 
-def _positive(v):
-    return None if v is None or v > 0 else f"must be > 0, got {v!r}"
-
-
-def _nonneg(v):
-    return None if v >= 0 else f"must be >= 0, got {v!r}"
-
-
-def _fraction(v):
-    return None if 0.0 <= v < 1.0 else f"must be in [0, 1), got {v!r}"
-
-
-def _power_of_two(v):
-    return None if v is None or (v >= 8 and v & (v - 1) == 0) else f"must be a power of two >= 8, got {v!r}"
-
-
-def _relpath(v):
-    if v is None:
-        return None
+def _non_empty_path(v: str) -> str:
     if not v.strip():
-        return "must be a non-empty path"
-    return None
+        raise ValueError("must be a non-empty path")
+    return v
 
 
-def _check(fn):
-    return {"check": fn}
+def _power_of_two(v: int | None) -> int | None:
+    if v is not None and (v < 8 or v & (v - 1)):
+        raise ValueError(f"must be a power of two >= 8, got {v!r}")
+    return v
 
 
-@dataclass(frozen=True)
-class DatasetParams:
+def _uri(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must not be empty (use 'init', a path or an https:// URL)")
+    if "://" in v and not v.startswith("https://"):
+        raise ValueError(f"unsupported URL scheme in {v!r}: use an https:// URL, a local path or 'init'")
+    return v
+
+
+def _sha256(v: str | None) -> str | None:
+    if v is not None and not _SHA256_RE.match(v):
+        raise ValueError(f"expected 64 hex digits, got {v!r}")
+    return v
+
+
+PathStr = Annotated[str, AfterValidator(_non_empty_path)]
+Resolution = Annotated[int, AfterValidator(_power_of_two)]
+
+
+class Section(Schema):
+    """A params.yaml section: read-only once validated."""
+    model_config = ConfigDict(frozen=True)
+
+
+# ---- section schemas -------------------------------------------------------------------------------
+
+class DatasetParams(Section):
     """One image data set: an emoji style fetched from npm, or the user's own images."""
-    out: str = field(metadata=_check(_relpath))         # output directory (a DVC out)
+    out: PathStr                                        # output directory (a DVC out)
     source: Literal["emoji", "folder"] = "emoji"
     style: str | None = None                             # emoji style key (source: emoji)
-    path: str | None = field(default=None, metadata=_check(_relpath))  # folder/.zip/.tgz (source: folder)
+    path: PathStr | None = None                          # folder/.zip/.tgz (source: folder)
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> "DatasetParams":
+        known = ", ".join(sorted(STYLES))
+        if self.source == "emoji":
+            if not self.style:
+                raise KeyedProblem("style", f"required when source is 'emoji' (one of: {known})")
+            if self.style not in STYLES:
+                raise KeyedProblem("style", f"unknown emoji style {self.style!r} (known: {known})")
+            if self.path is not None:
+                raise KeyedProblem("path", "only used when source is 'folder'; remove it")
+        else:
+            if not self.path:
+                raise KeyedProblem("path", "required when source is 'folder' (a folder, .zip or .tgz of images)")
+            if self.style is not None:
+                raise KeyedProblem("style", "only used when source is 'emoji'; remove it")
+        return self
 
 
-@dataclass(frozen=True)
-class DataParams:
-    parent: DatasetParams = field(default_factory=lambda: DatasetParams("data/emoji-google-64", style="google"))
-    child: DatasetParams = field(default_factory=lambda: DatasetParams("data/emoji-twitter-64", style="twitter"))
-    resolution: int = field(default=64, metadata=_check(_power_of_two))
+class DataParams(Section):
+    parent: DatasetParams = Field(default_factory=lambda: DatasetParams(out="data/emoji-google-64", style="google"))
+    child: DatasetParams = Field(default_factory=lambda: DatasetParams(out="data/emoji-twitter-64", style="twitter"))
+    resolution: Resolution = 64
     seed: int = 0                                        # seed of the hash train/test split
-    test_fraction: float = field(default=0.1, metadata=_check(_fraction))
-    limit: int | None = field(default=None, metadata=_check(_positive))  # keep the first N images
+    test_fraction: float = Field(0.1, ge=0, lt=1)
+    limit: int | None = Field(None, gt=0)                # keep the first N images
+
+    @model_validator(mode="after")
+    def _emoji_resolution(self) -> "DataParams":
+        emoji = [w for w in ("parent", "child") if getattr(self, w).source == "emoji"]
+        if emoji and self.resolution not in EMOJI_RESOLUTIONS:
+            sizes = ", ".join(map(str, EMOJI_RESOLUTIONS))
+            raise KeyedProblem("resolution", f"data.{emoji[0]} is an emoji set; emoji images are {max(EMOJI_RESOLUTIONS)} px and "
+                               f"never upsampled: use one of {sizes} (or source: folder with larger images), "
+                               f"got {self.resolution}")
+        return self
 
 
-@dataclass(frozen=True)
-class NetworkParams:
-    """Architecture of a freshly initialised parent (same keys as ``finetune.train.network``)."""
-    z_dim: int = field(default=512, metadata=_check(_positive))
-    w_dim: int = field(default=512, metadata=_check(_positive))
-    mapping_layers: int = field(default=8, metadata=_check(_positive))
-    channel_base: int = field(default=16384, metadata=_check(_positive))
-    channel_max: int = field(default=512, metadata=_check(_positive))
-    conv_clamp: float | None = field(default=None, metadata=_check(_positive))
-    mbstd_group_size: int = field(default=4, metadata=_check(_positive))
-
-
-@dataclass(frozen=True)
-class ParentInitParams:
+class ParentInitParams(Section):
     """Used when ``parent.uri`` is ``init``: a freshly initialised (untrained) parent."""
     seed: int = 0
-    resolution: int | None = field(default=None, metadata=_check(_power_of_two))  # None: data.resolution
-    network: NetworkParams = field(default_factory=NetworkParams)
+    resolution: Resolution | None = None                 # None: data.resolution
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
 
 
-def _check_uri(v: str):
-    if not v.strip():
-        return "must not be empty (use 'init', a path or an https:// URL)"
-    if "://" in v and not v.startswith("https://"):
-        return f"unsupported URL scheme in {v!r}: use an https:// URL, a local path or 'init'"
-    return None
-
-
-def _check_sha256(v):
-    return None if v is None or _SHA256_RE.match(v) else f"expected 64 hex digits, got {v!r}"
-
-
-@dataclass(frozen=True)
-class ParentParams:
-    uri: str = field(default="models/parent/emoji-noto-64", metadata=_check(_check_uri))
-    sha256: str | None = field(default=None, metadata=_check(_check_sha256))
-    out: str = field(default="models/parent-resolved", metadata=_check(_relpath))
-    init: ParentInitParams = field(default_factory=ParentInitParams)
+class ParentParams(Section):
+    uri: Annotated[str, AfterValidator(_uri)] = "models/parent/emoji-noto-64"
+    sha256: Annotated[str | None, AfterValidator(_sha256)] = None
+    out: PathStr = "models/parent-resolved"
+    init: ParentInitParams = Field(default_factory=ParentInitParams)
 
     @property
     def is_init(self) -> bool:
@@ -145,36 +153,38 @@ class ParentParams:
         return self.uri.startswith("https://")
 
 
-@dataclass(frozen=True)
-class GridParams:
+class GridParams(Section):
     """The parent-vs-child comparison grid: ``columns`` samples, same z, parent row then child row."""
-    columns: int = field(default=8, metadata=_check(_positive))
+    columns: int = Field(8, gt=0)
     seed: int = 0
     truncation_psi: float = 1.0
 
 
-class _TrainConfigType:
-    """Marker: the ``train`` value is handed to ``TrainConfig.from_dict`` (its own validation)."""
-
-
-@dataclass(frozen=True)
-class FinetuneParams:
-    out: str = field(default="runs/child", metadata=_check(_relpath))
-    metrics: str = field(default="metrics/finetune.json", metadata=_check(_relpath))
+class FinetuneParams(Section):
+    out: PathStr = "runs/child"
+    metrics: PathStr = "metrics/finetune.json"
     resume: Literal["latest"] | None = "latest"          # None: start fresh (clears ``out``)
-    threads: int | None = field(default=None, metadata=_check(_positive))  # torch CPU threads
-    grid: GridParams = field(default_factory=GridParams)
-    train: Any = field(default=None, metadata={"type": _TrainConfigType})  # a TrainConfig
+    threads: int | None = Field(None, gt=0)              # torch CPU threads
+    grid: GridParams = Field(default_factory=GridParams)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
 
-@dataclass(frozen=True)
-class Params:
+class Params(Section):
     """The whole params.yaml. ``source`` is the file; ``root`` its directory (paths resolve there)."""
-    source: Path = field(metadata={"internal": True})
-    data: DataParams
-    parent: ParentParams
-    finetune: FinetuneParams
-    raw: dict = field(repr=False, compare=False, metadata={"internal": True})
+    data: DataParams = Field(default_factory=DataParams)
+    parent: ParentParams = Field(default_factory=ParentParams)
+    finetune: FinetuneParams = Field(default_factory=FinetuneParams)
+    _source: Path = PrivateAttr()
+    _raw: dict = PrivateAttr(default_factory=dict)
+
+    @property
+    def source(self) -> Path:
+        return self._source
+
+    @property
+    def raw(self) -> dict:
+        """The document as read (before defaults were filled in)."""
+        return self._raw
 
     @property
     def root(self) -> Path:
@@ -187,10 +197,10 @@ class Params:
 
     def section(self, name: str) -> dict:
         """The validated section ``name`` as plain JSON-able data (for logs and cache keys)."""
-        return _plain(getattr(self, name))
+        return getattr(self, name).model_dump(mode="json")
 
 
-SECTIONS: dict[str, type] = {"data": DataParams, "parent": ParentParams, "finetune": FinetuneParams}
+SECTIONS: dict[str, type[Section]] = {name: f.annotation for name, f in Params.model_fields.items()}
 
 
 # ---- loading -------------------------------------------------------------------------------------
@@ -222,37 +232,19 @@ def validate_params(doc: Any, source: str | Path = "params.yaml") -> Params:
     if not isinstance(doc, dict):
         raise ParamsError(source, None, f"expected a mapping of sections ({', '.join(SECTIONS)}), "
                                         f"got {type(doc).__name__}")
-    unknown = [k for k in doc if k not in SECTIONS]
-    if unknown:
-        raise ParamsError(source, str(unknown[0]), f"unknown section (known: {', '.join(SECTIONS)})")
-    sections = {name: _build(cls, doc.get(name), name, source) for name, cls in SECTIONS.items()}
-    params = Params(source=source.absolute(), raw=doc, **sections)
-    _cross_checks(params, source)
+    try:
+        params = Params.model_validate(doc)
+    except ValidationError as exc:
+        key, problem = first_problem(exc, Params, section_word="section")
+        raise ParamsError(source, key or None, problem) from None
+    params._source = source.absolute()
+    params._raw = doc
+    _check_outputs(params, source)
     return params
 
 
-def _cross_checks(params: Params, source: Path) -> None:
-    """Rules that involve more than one value."""
-    from .data.styles import STYLES
-
-    for which in ("parent", "child"):
-        ds: DatasetParams = getattr(params.data, which)
-        key = f"data.{which}"
-        if ds.source == "emoji":
-            if not ds.style:
-                raise ParamsError(source, f"{key}.style", "required when source is 'emoji' "
-                                  f"(one of: {', '.join(sorted(STYLES))})")
-            if ds.style not in STYLES:
-                raise ParamsError(source, f"{key}.style", f"unknown emoji style {ds.style!r} "
-                                  f"(known: {', '.join(sorted(STYLES))})")
-            if ds.path is not None:
-                raise ParamsError(source, f"{key}.path", "only used when source is 'folder'; remove it")
-        else:
-            if not ds.path:
-                raise ParamsError(source, f"{key}.path", "required when source is 'folder' "
-                                  "(a folder, .zip or .tgz of images)")
-            if ds.style is not None:
-                raise ParamsError(source, f"{key}.style", "only used when source is 'emoji'; remove it")
+def _check_outputs(params: Params, source: Path) -> None:
+    """Every stage output needs its own path (none inside another)."""
     outs = {"data.parent.out": params.data.parent.out, "data.child.out": params.data.child.out,
             "parent.out": params.parent.out, "finetune.out": params.finetune.out,
             "finetune.metrics": params.finetune.metrics}
@@ -264,124 +256,3 @@ def _cross_checks(params: Params, source: Path) -> None:
             if pa == pb or pa.is_relative_to(pb) or pb.is_relative_to(pa):
                 raise ParamsError(source, b, f"output path {outs[b]!r} overlaps {a} ({outs[a]!r}); "
                                   "every stage output needs its own path")
-
-
-# ---- the generic dataclass validator --------------------------------------------------------------
-
-def _fail(source, key, problem):
-    raise ParamsError(source, key, problem)
-
-
-def _build(cls, value, key: str, source: Path):
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        _fail(source, key, f"expected a mapping, got {_show(value)}")
-    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-    unknown = [k for k in value if k not in fields]
-    if unknown:
-        _fail(source, f"{key}.{unknown[0]}", f"unknown key (known: {', '.join(fields)})")
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for name, f in fields.items():
-        sub = f"{key}.{name}"
-        if f.metadata.get("type") is _TrainConfigType:
-            kwargs[name] = _train_config(value.get(name), sub, source)
-            continue
-        if name not in value:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                _fail(source, sub, "missing (required)")
-            continue
-        v = _coerce(value[name], hints[name], sub, source)
-        check = f.metadata.get("check")
-        problem = check(v) if check else None
-        if problem:
-            _fail(source, sub, problem)
-        kwargs[name] = v
-    return cls(**kwargs)
-
-
-def _train_config(value, key: str, source: Path):
-    from .training.config import ConfigError, TrainConfig
-
-    if value is not None and not isinstance(value, dict):
-        _fail(source, key, f"expected a mapping, got {_show(value)}")
-    try:
-        return TrainConfig.from_dict(value or {})
-    except ConfigError as exc:
-        msg = str(exc)
-        # TrainConfig names keys "train.<key>: problem"; re-anchor them at this section's key.
-        if msg.startswith("train."):
-            sub, _, problem = msg.partition(": ")
-            raise ParamsError(source, key + sub[len("train"):], problem) from None
-        raise ParamsError(source, key, msg) from None
-
-
-def _show(v) -> str:
-    if isinstance(v, (dict, list)):
-        return f"a {'mapping' if isinstance(v, dict) else 'list'}"
-    return repr(v)
-
-
-def _coerce(v, hint, key: str, source: Path):
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if v is None and type(None) in options:
-            return None
-        rest = [o for o in options if o is not type(None)]
-        if len(rest) == 1:
-            return _coerce(v, rest[0], key, source)
-        for o in rest:
-            try:
-                return _coerce(v, o, key, source)
-            except ParamsError:
-                pass
-        _fail(source, key, f"expected {' or '.join(_name(o) for o in options)}, got {_show(v)}")
-    if origin is Literal:
-        choices = typing.get_args(hint)
-        if v not in choices:
-            _fail(source, key, f"expected one of {', '.join(repr(c) for c in choices)}, got {_show(v)}")
-        return v
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, v, key, source)
-    if hint is bool:
-        if not isinstance(v, bool):
-            _fail(source, key, f"expected bool (true/false), got {_show(v)}")
-        return v
-    if hint is int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            _fail(source, key, f"expected int, got {_show(v)}")
-        return v
-    if hint is float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            _fail(source, key, f"expected float, got {_show(v)}")
-        return float(v)
-    if hint is str:
-        if not isinstance(v, str):
-            _fail(source, key, f"expected str, got {_show(v)}")
-        return v
-    if v is None:
-        _fail(source, key, f"expected {_name(hint)}, got null")
-    return v
-
-
-def _name(hint) -> str:
-    if hint is type(None):
-        return "null"
-    if typing.get_origin(hint) is Literal:
-        return "one of " + ", ".join(repr(c) for c in typing.get_args(hint))
-    return getattr(hint, "__name__", str(hint))
-
-
-def _plain(obj):
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if not f.metadata.get("internal")}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj

@@ -1,17 +1,8 @@
-"""`stylealign data ...` argparse wiring and handlers (exit codes, one-line errors)."""
-import argparse
-
+"""`stylealign data ...` through stylealign.cli.main (exit codes, one-line errors)."""
 import pytest
 
-from stylealign.data_cli import add_data_parser
+from stylealign.cli import main as _run
 from test_data_helpers import write_mixed_folder
-
-
-def _run(argv):
-    parser = argparse.ArgumentParser(prog="stylealign")
-    add_data_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 def test_folder_command_and_info(tmp_path, capsys):
@@ -31,7 +22,7 @@ def test_errors_are_one_line_exit_2(tmp_path, capsys):
                str(tmp_path / "o"), "--strict", "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1
-    assert err.startswith("stylealign data: error: bad/crc.png: corrupt") and "fix:" in err
+    assert err.startswith("stylealign: error: bad/crc.png: corrupt") and "fix:" in err
     assert _run(["data", "info", str(tmp_path / "in")]) == 2
     assert "not a stylealign data set" in capsys.readouterr().err
 

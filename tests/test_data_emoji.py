@@ -145,3 +145,9 @@ def test_unknown_style_and_existing_output(fake_styles):
     with pytest.raises(DataError, match="exactly one of package= or folder="):
         EmojiStyle(key="x", title="x", image_paths=("{image}",), license="x", attribution="x")
     assert np.isfinite(ImageDataset(out).images_array().mean())
+
+
+def test_emoji_sets_are_never_upsampled(tmp_path):
+    with pytest.raises(DataError, match=r"emoji images are 64 px; resolution 128 is not one of 64, 32, 16"):
+        build_emoji_dataset("google", tmp_path / "e128", resolution=128)
+    assert not (tmp_path / "e128").exists()

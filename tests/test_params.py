@@ -62,6 +62,7 @@ def test_the_example_from_the_issue(tmp_path, base_doc):
 @pytest.mark.parametrize("dotted, value, key, words", [
     ("data.resolution", 48, "data.resolution", "power of two"),
     ("data.resolution", "64", "data.resolution", "expected int"),
+    ("data.resolution", 128, "data.resolution", "emoji images are 64 px and never upsampled"),
     ("data.limit", 0, "data.limit", "> 0"),
     ("data.test_fraction", 1.5, "data.test_fraction", "[0, 1)"),
     ("data.child.style", "apple", "data.child.style", "unknown emoji style 'apple'"),
@@ -79,6 +80,8 @@ def test_the_example_from_the_issue(tmp_path, base_doc):
     ("finetune.train.network.channel_base", "big", "finetune.train.network.channel_base", "expected int"),
     ("finetune.train.finetune.freeze", ["mapping", "wings"], "finetune.train.finetune.freeze", "wings"),
     ("finetune.train.lr", 0.1, "finetune.train.lr", "unknown key"),
+    ("finetune.train.device", "tpu", "finetune.train.device", "'cpu' or 'cuda[:N]'"),
+    ("finetune.train.cond", "yes", "finetune.train.cond", "expected bool"),
     ("finetune.train", [1, 2], "finetune.train", "expected a mapping"),
 ])
 def test_bad_values_name_the_key(tmp_path, base_doc, dotted, value, key, words):
@@ -106,6 +109,15 @@ def test_folder_source_needs_a_path(tmp_path, base_doc):
         load_params(write(tmp_path, doc))
     doc = edited(base_doc, "data.child", {"source": "folder", "path": "imgs", "out": "data/mine"})
     assert load_params(write(tmp_path, doc)).data.child.path == "imgs"
+
+
+def test_emoji_is_never_upsampled_but_folders_may_be_any_power_of_two(tmp_path, base_doc):
+    doc = edited(base_doc, "data.resolution", 16)
+    assert load_params(write(tmp_path, doc)).data.resolution == 16
+    doc = edited(base_doc, "data.resolution", 128)
+    for which in ("parent", "child"):
+        doc = edited(doc, f"data.{which}", {"source": "folder", "path": f"imgs-{which}", "out": f"data/{which}"})
+    assert load_params(write(tmp_path, doc)).data.resolution == 128
 
 
 def test_missing_required_key(tmp_path, base_doc):

@@ -361,7 +361,7 @@ def test_missing_parent_checkpoint_fails_clearly(tmp_path, client_env):
                env=client_env, cwd=tmp_path)
     assert proc.returncode == 1, _show(proc)
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("stylealign pipeline: error: stage parent failed:"), last
+    assert last.startswith("stylealign: error: stage parent failed:"), last
     assert "parent.uri 'models/no-such-parent'" in last and "no such file" in last, last
 
 

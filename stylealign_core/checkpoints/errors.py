@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import StylealignError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(StylealignError, ValueError):
     """A checkpoint could not be read, verified, converted or written.
 
     The message names the file, the problem and (where there is one) the fix, in one line, so

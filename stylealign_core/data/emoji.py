@@ -25,7 +25,7 @@ from .errors import DataError
 from .format import DatasetWriter, categorical, check_resolution, hash_split, provenance
 from .license_texts import license_text
 from .npm_fetch import fetch_npm_tarball, file_integrity
-from .styles import EmojiStyle, get_style
+from .styles import EMOJI_RESOLUTIONS, EmojiStyle, get_style
 
 EMOJI_JSON = "package/emoji.json"
 PACKAGE_LICENSE = "package/LICENSE"
@@ -130,6 +130,10 @@ def build_emoji_dataset(style: str | EmojiStyle, out: str | os.PathLike, *, reso
     """
     style = get_style(style) if isinstance(style, str) else style
     resolution = check_resolution(resolution)
+    if resolution not in EMOJI_RESOLUTIONS:
+        raise DataError(f"emoji images are {max(EMOJI_RESOLUTIONS)} px; resolution {resolution} is not one of "
+                        f"{', '.join(map(str, EMOJI_RESOLUTIONS))} (they are never upsampled)",
+                        hint="use --resolution 64 (or 32, 16), or build larger images from a folder")
     if not 0.0 <= test_fraction < 1.0:
         raise DataError(f"test fraction {test_fraction} is not in [0, 1)",
                         hint="use e.g. --test-fraction 0.1")

@@ -5,8 +5,10 @@ command-line handler can print ``str(err)`` as a single line and exit with statu
 """
 from __future__ import annotations
 
+from ..errors import StylealignError
 
-class DataError(Exception):
+
+class DataError(StylealignError):
     """A data set could not be fetched, built, read or written.
 
     ``path`` is the file or directory at fault (when there is one); ``hint`` is the suggested fix.

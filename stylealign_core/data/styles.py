@@ -39,6 +39,10 @@ from .errors import DataError
 # The emoji-datasource packages are MIT-licensed (metadata and tooling, Cal Henderson); their
 # images keep the licence of their vendor, given per style below.
 EMOJI_DATASOURCE_VERSION = "16.0.0"
+# Every style's images are 64 px. An emoji data set is built at that size or downsampled, never
+# upsampled (that would invent no detail): `stylealign data emoji --resolution`, build_emoji_dataset and
+# params.yaml's data.resolution (for source: emoji) all take one of these.
+EMOJI_RESOLUTIONS = (64, 32, 16)
 
 
 @dataclass(frozen=True)

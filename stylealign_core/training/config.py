@@ -1,18 +1,21 @@
 """Typed training configuration with stylegan2-ada-pytorch defaults (ANCHORS.md section 2).
 
-``TrainConfig.from_dict`` validates a plain dict (e.g. a section of params.yaml) and names the
-offending key on error. Derived values (``r1_gamma`` "auto", ``ema_kimg``) are resolved by
-``resolved()`` so a snapshot records the numbers actually used.
+``TrainConfig.from_dict`` validates a plain dict (e.g. a section of params.yaml) through the pydantic
+schema (:mod:`stylealign_core.schema`) and names the offending key on error (``train.batch: expected
+int, got 'abc'``). ``NetworkConfig`` is the one architecture schema: ``train.network`` here and
+``parent.init.network`` in params.yaml. Derived values (``r1_gamma`` "auto", ``ema_kimg``) are resolved
+by ``resolved()`` so a snapshot records the numbers actually used.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..components import COMPONENTS
+from ..errors import StylealignError
 from ..precision import PRECISIONS
-
+from ..schema import KeyedProblem, Schema, first_problem
 
 # TrainConfig key (dotted inside `network` / `finetune`) -> its `stylealign train` / `finetune` flag. The CLI
 # turns set flags into config values with it, and a model card's reproduce command turns non-default values
@@ -22,161 +25,163 @@ CLI_FLAGS = {
     "total_kimg": "--kimg", "batch": "--batch", "batch_gpu": "--batch-gpu", "lr_g": "--lr", "r1_gamma": "--gamma",
     "snapshot_kimg": "--snapshot-kimg", "keep_snapshots": "--keep", "seed": "--seed", "precision": "--precision",
     "device": "--device", "augment": "--aug", "ada_target": "--target", "ada_kimg": "--ada-kimg", "xflip": "--mirror",
-    "grid_size": "--grid", "network.channel_base": "--cbase", "network.channel_max": "--cmax",
+    "grid_size": "--grid", "cond": "--cond", "network.channel_base": "--cbase", "network.channel_max": "--cmax",
     "network.mapping_layers": "--map", "network.z_dim": "--z-dim", "network.w_dim": "--w-dim",
     "network.mbstd_group_size": "--mbstd-group", "finetune.freeze": "--freeze",
     "finetune.freeze_resolutions": "--freeze-res", "finetune.freeze_d": "--freezed",
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(StylealignError, ValueError):
     """A configuration value is missing, of the wrong type or out of range; the message names the key."""
 
 
-@dataclass
-class NetworkConfig:
-    z_dim: int = 512
-    w_dim: int = 512
-    mapping_layers: int = 8
-    channel_base: int = 16384
-    channel_max: int = 512
-    conv_clamp: float | None = None
-    mbstd_group_size: int = 4
+class NetworkConfig(Schema):
+    """StyleGAN2 architecture (G and D) of a parent trained or initialised from scratch."""
+    z_dim: int = Field(512, gt=0)
+    w_dim: int = Field(512, gt=0)
+    mapping_layers: int = Field(8, gt=0)
+    channel_base: int = Field(16384, gt=0)    # channels at resolution r: min(channel_base / r, channel_max)
+    channel_max: int = Field(512, gt=0)
+    conv_clamp: float | None = Field(None, gt=0)
+    mbstd_group_size: int = Field(4, gt=0)
 
 
-@dataclass
-class FinetuneConfig:
+class FinetuneConfig(Schema):
     """Child fine-tuning: which parts of the parent stay fixed."""
-    freeze: list[str] = field(default_factory=list)        # subset of COMPONENTS
-    freeze_resolutions: list[int] = field(default_factory=list)
-    freeze_d: int = 0                                      # FreezeD: first N discriminator layers
+    freeze: list[str] = []                 # subset of COMPONENTS
+    freeze_resolutions: list[int] = []
+    freeze_d: int = Field(0, ge=0)         # FreezeD: first N discriminator layers
+
+    @field_validator("freeze")
+    @classmethod
+    def _known_components(cls, value: list[str]) -> list[str]:
+        bad = sorted(set(value) - set(COMPONENTS))
+        if bad:
+            raise ValueError(f"unknown component(s) {bad}; choose from {', '.join(COMPONENTS)}")
+        return value
+
+    @field_validator("freeze_resolutions")
+    @classmethod
+    def _powers_of_two(cls, value: list[int]) -> list[int]:
+        bad = [r for r in value if r < 4 or r & (r - 1)]
+        if bad:
+            raise ValueError(f"resolutions are powers of two >= 4, got {bad}")
+        return value
 
 
-@dataclass
-class TrainConfig:
-    total_kimg: float = 1000.0
-    batch: int = 32
-    batch_gpu: int | None = None        # per-process micro-batch (gradient accumulation); None = batch / world
-    lr_g: float = 0.0025
-    lr_d: float = 0.0025
-    betas: tuple[float, float] = (0.0, 0.99)
-    eps: float = 1e-8
-    r1_gamma: float | str = "auto"      # "auto" = 0.0002 * res^2 / batch
-    r1_interval: int = 16
-    pl_weight: float = 2.0
-    pl_interval: int = 4
-    pl_decay: float = 0.01
-    pl_batch_shrink: int = 2
-    style_mixing: float = 0.9
-    ema_kimg: float | None = None       # None = batch * 10 / 32
-    ema_rampup: float | None = 0.05
-    augment: str = "bgc"                # ADA preset, or "noaug"
-    ada_target: float = 0.6
-    ada_interval: int = 4
-    ada_kimg: float = 500.0
-    augment_p: float = 0.0              # initial p
+class TrainConfig(Schema):
+    total_kimg: float = Field(1000.0, gt=0)
+    batch: int = Field(32, gt=0)
+    batch_gpu: int | None = Field(None, gt=0)  # per-process micro-batch (gradient accumulation); None = batch / world
+    lr_g: float = Field(0.0025, gt=0)
+    lr_d: float = Field(0.0025, gt=0)
+    betas: tuple[float, float] = Field((0.0, 0.99), strict=False)  # a YAML/JSON list is accepted
+    eps: float = Field(1e-8, gt=0)
+    r1_gamma: float | Literal["auto"] = "auto"  # "auto" = 0.0002 * res^2 / batch
+    r1_interval: int = Field(16, ge=1)
+    pl_weight: float = Field(2.0, ge=0)
+    pl_interval: int = Field(4, ge=1)
+    pl_decay: float = Field(0.01, ge=0)
+    pl_batch_shrink: int = Field(2, ge=1)
+    style_mixing: float = Field(0.9, ge=0, le=1)
+    ema_kimg: float | None = Field(None, ge=0)  # None = batch * 10 / 32
+    ema_rampup: float | None = Field(0.05, ge=0)
+    augment: Literal["bgc", "bg", "noaug"] = "bgc"  # ADA preset, or "noaug"
+    ada_target: float = Field(0.6, gt=0, lt=1)
+    ada_interval: int = Field(4, ge=1)
+    ada_kimg: float = Field(500.0, gt=0)
+    augment_p: float = Field(0.0, ge=0, le=1)  # initial p
     xflip: bool = False                 # dataset x-flips (doubles the data)
-    snapshot_kimg: float = 50.0
-    keep_snapshots: int = 3
-    grid_size: int = 8                  # grid_size x grid_size sample images per snapshot
+    snapshot_kimg: float = Field(50.0, gt=0)
+    keep_snapshots: int = Field(3, ge=1)
+    grid_size: int = Field(8, gt=0)     # grid_size x grid_size sample images per snapshot
     seed: int = 0
-    precision: str = "fp32"            # fp32 | bf16 | fp16 | auto
+    precision: Literal[PRECISIONS] = "fp32"  # fp32 | bf16 | fp16 | auto
     channels_last: bool = True
-    device: str = "cpu"
-    network: NetworkConfig = field(default_factory=NetworkConfig)
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    device: str = "cpu"                 # cpu | cuda | cuda:N (checked against this torch's devices)
+    cond: bool = False                  # class-conditional: G and D take the data set's labels
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
 
-    # ---- validation --------------------------------------------------------------------------
+    @field_validator("betas")
+    @classmethod
+    def _betas(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in value):
+            raise ValueError(f"two values in [0, 1), got {list(value)}")
+        return value
+
+    @field_validator("r1_gamma")
+    @classmethod
+    def _gamma(cls, value: float | str) -> float | str:
+        if value != "auto" and value < 0:
+            raise ValueError(f"must be 'auto' or >= 0, got {value!r}")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        return check_device(value)
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> "TrainConfig":
+        group = self.network.mbstd_group_size
+        if self.batch % group and self.batch >= group:
+            raise KeyedProblem("batch", f"must be a multiple of network.mbstd_group_size ({group}), got {self.batch}")
+        if self.batch_gpu is not None and self.batch % self.batch_gpu:
+            raise KeyedProblem("batch_gpu", f"must divide batch ({self.batch}), got {self.batch_gpu}")
+        if self.precision == "fp16" and self.device == "cpu":
+            raise KeyedProblem("precision", "'fp16' is for CUDA devices; on CPU use 'bf16', 'fp32' or 'auto'")
+        return self
+
+    # ---- the API the trainer, the CLI and the pipeline use -----------------------------------
     def validate(self) -> "TrainConfig":
-        def need(cond, key, msg):
-            if not cond:
-                raise ConfigError(f"train.{key}: {msg}")
-        need(self.total_kimg > 0, "total_kimg", f"must be > 0, got {self.total_kimg}")
-        need(isinstance(self.batch, int) and self.batch > 0, "batch", f"must be a positive integer, got {self.batch!r}")
-        need(self.batch % self.network.mbstd_group_size == 0 or self.batch < self.network.mbstd_group_size,
-             "batch", f"must be a multiple of network.mbstd_group_size ({self.network.mbstd_group_size})")
-        if self.batch_gpu is not None:
-            need(self.batch_gpu > 0 and self.batch % self.batch_gpu == 0, "batch_gpu",
-                 f"must divide batch ({self.batch}), got {self.batch_gpu}")
-        for key in ("lr_g", "lr_d", "snapshot_kimg"):
-            need(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
-        need(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", f"two values in [0, 1), got {self.betas}")
-        need(self.r1_gamma == "auto" or (isinstance(self.r1_gamma, (int, float)) and self.r1_gamma >= 0),
-             "r1_gamma", f"must be 'auto' or >= 0, got {self.r1_gamma!r}")
-        need(self.r1_interval >= 1 and self.pl_interval >= 1, "r1_interval/pl_interval", "must be >= 1")
-        need(self.pl_weight >= 0, "pl_weight", f"must be >= 0, got {self.pl_weight}")
-        need(0 <= self.style_mixing <= 1, "style_mixing", f"a probability, got {self.style_mixing}")
-        need(self.augment in ("bgc", "bg", "noaug"), "augment", f"one of bgc, bg, noaug; got {self.augment!r}")
-        need(0 < self.ada_target < 1, "ada_target", f"in (0, 1), got {self.ada_target}")
-        need(self.ada_kimg > 0, "ada_kimg", f"must be > 0, got {self.ada_kimg}")
-        need(self.ada_interval >= 1, "ada_interval", f"must be >= 1, got {self.ada_interval}")
-        need(self.keep_snapshots >= 1, "keep_snapshots", "must be >= 1")
-        need(self.precision in PRECISIONS, "precision", f"one of {PRECISIONS}, got {self.precision!r}")
-        need(self.device.split(":")[0] in ("cpu", "cuda"), "device", f"'cpu' or 'cuda[:N]', got {self.device!r}")
-        bad = set(self.finetune.freeze) - set(COMPONENTS)
-        need(not bad, "finetune.freeze", f"unknown component(s) {sorted(bad)}; choose from {COMPONENTS}")
-        need(self.finetune.freeze_d >= 0, "finetune.freeze_d", "must be >= 0")
-        for r in self.finetune.freeze_resolutions:
-            need(isinstance(r, int) and r >= 4 and r & (r - 1) == 0, "finetune.freeze_resolutions",
-                 f"powers of two >= 4, got {r!r}")
-        net = self.network
-        need(net.channel_base > 0 and net.channel_max > 0, "network.channel_base/channel_max", "must be > 0")
-        need(net.mapping_layers >= 1, "network.mapping_layers", "must be >= 1")
+        """Check the current values (e.g. after setting attributes); returns self or raises ConfigError."""
+        TrainConfig.from_dict(self.to_dict())
         return self
 
     def resolved(self, resolution: int) -> "TrainConfig":
         """A copy with "auto"/None values replaced by the numbers used."""
-        cfg = dataclasses.replace(self)
-        if cfg.r1_gamma == "auto":
-            cfg.r1_gamma = 0.0002 * resolution ** 2 / cfg.batch
-        if cfg.ema_kimg is None:
-            cfg.ema_kimg = cfg.batch * 10 / 32
-        return cfg
+        update = {}
+        if self.r1_gamma == "auto":
+            update["r1_gamma"] = 0.0002 * resolution ** 2 / self.batch
+        if self.ema_kimg is None:
+            update["ema_kimg"] = self.batch * 10 / 32
+        return self.model_copy(update=update, deep=True)
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A validated copy with ``changes`` applied (dotted keys not supported: pass ``network=...``)."""
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every setting as plain Python values (nested dicts for ``network`` / ``finetune``)."""
+        return self.model_dump()
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainConfig":
-        return _build(cls, values or {}, "train").validate()
+        """Validate ``values`` (unset keys keep their defaults); ConfigError names the key at fault."""
+        if values is not None and not isinstance(values, dict):
+            raise ConfigError(f"train: expected a mapping, got {type(values).__name__}")
+        try:
+            return cls.model_validate(values or {})
+        except ValidationError as exc:
+            key, problem = first_problem(exc, cls)
+            raise ConfigError(f"train.{key}: {problem}" if key else f"train: {problem}") from None
 
 
-def _build(cls, values: dict, prefix: str):
-    if not isinstance(values, dict):
-        raise ConfigError(f"{prefix}: expected a mapping, got {type(values).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(values) - set(fields)
-    if unknown:
-        raise ConfigError(f"{prefix}.{sorted(unknown)[0]}: unknown key (known: {', '.join(fields)})")
-    kwargs = {}
-    for name, value in values.items():
-        f, key = fields[name], f"{prefix}.{name}"
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = _build(type(default), value, key)
-        else:
-            kwargs[name] = _coerce(value, default, key)
-    return cls(**kwargs)
+def check_device(device: str) -> str:
+    """``device`` if it names a device this torch can use ('cpu', 'cuda', 'cuda:N'); ValueError otherwise."""
+    kind, _, index = device.partition(":")
+    if kind == "cpu" and not index:
+        return device
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise ValueError(f"'cpu' or 'cuda[:N]', got {device!r}")
+    import torch
 
-
-def _coerce(value, default, key):
-    """Check a YAML value against the type of its default (ints accepted for floats)."""
-    if default is None or value is None:
-        return value
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        value = float(value) if ok else value
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, str):
-        ok = isinstance(value, str) or (key.endswith("r1_gamma") and isinstance(value, (int, float)))
-    elif isinstance(default, (list, tuple)):
-        ok = isinstance(value, (list, tuple))
-        value = type(default)(value) if ok else value
-    else:
-        ok = True
-    if not ok:
-        raise ConfigError(f"{key}: expected {type(default).__name__}, got {value!r}")
-    return value
+    if not torch.cuda.is_available():
+        raise ValueError(f"{device!r}, but this torch ({torch.__version__}) sees no CUDA device (a CPU-only build "
+                         "or no GPU): use 'cpu', or install a CUDA build of torch on a machine with a GPU")
+    count = torch.cuda.device_count()
+    if index and int(index) >= count:
+        raise ValueError(f"{device!r}, but this machine has {count} CUDA device(s): use cuda:0..cuda:{count - 1}")
+    return device

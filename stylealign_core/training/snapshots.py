@@ -18,10 +18,11 @@ import pandas as pd
 import torch
 
 from ..atomic import publish_dir, remove_stale_dirs, staging_name, write_atomic
+from ..errors import StylealignError
 from .rundir import SNAPSHOT_PREFIX, RunDir, snapshot_state
 
 
-class SnapshotError(RuntimeError):
+class SnapshotError(StylealignError, RuntimeError):
     """A snapshot is missing or unreadable; the message names the path."""
 
 
