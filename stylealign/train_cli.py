@@ -34,6 +34,8 @@ def _common(p: argparse.ArgumentParser):
     p.add_argument("--target", type=float, help="ADA target r_t (default 0.6)")
     p.add_argument("--ada-kimg", type=float, help="ADA speed: kimg for p to move from 0 to 1 (default 500; "
                    "lower it for short runs on small data sets)")
+    p.add_argument("--ema-kimg", type=float, help="half-life of G's EMA in kimg (default: batch * 10 / 32); pin it "
+                   "when a run's batch changes between legs (the default parent pins 5)")
     p.add_argument("--mirror", "--xflip", action="store_true", default=None,
                    help="add x-flipped copies of the data")
     p.add_argument("--cond", action="store_true", default=None,
@@ -81,6 +83,8 @@ def add_parser(subparsers):
     e.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], default="float16",
                    help="weight storage precision (default float16: half the size of float32)")
     e.add_argument("--samples", type=int, default=64, help="images in each sample grid (default 64)")
+    e.add_argument("--networks", default="G,D,G_ema", help="comma list of the networks to store, of G, D, G_ema "
+                   "(default all; G_ema,D is what users and a weights-only resume need: the shipped parent)")
     e.add_argument("--force", action="store_true", help="replace OUT if it exists")
     e.set_defaults(func=run_export)
 
@@ -117,10 +121,7 @@ def _config(args):
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    cfg = TrainConfig.from_dict(values)
-    if args.cond and not getattr(cfg, "cond", False):  # until CLI_FLAGS maps --cond to TrainConfig.cond
-        cfg.cond = True
-    return cfg
+    return TrainConfig.from_dict(values)
 
 
 def _params_section(path: str, section: str | None) -> dict:
@@ -148,48 +149,29 @@ def _report(result) -> int:
     return 0
 
 
-def _guard(fn):
-    """TrainingDiverged is the user's to fix (lower lr), but not yet a StylealignError (loop.py):
-    raise it as one so that stylealign.cli reports it like every other error."""
-    from stylealign_core.training.loop import TrainingDiverged
-    try:
-        return fn()
-    except TrainingDiverged as exc:
-        if isinstance(exc, StylealignError):
-            raise
-        raise StylealignError(str(exc)) from exc
-
-
 def run_train(args) -> int:
     from stylealign_core.training.api import set_threads, train_parent
 
-    def go():
-        cfg = _config(args)
-        set_threads(args.threads)
-        return _report(train_parent(cfg, args.data, args.out, resume=args.resume, progress=not args.no_progress))
-    return _guard(go)
+    cfg = _config(args)
+    set_threads(args.threads)
+    return _report(train_parent(cfg, args.data, args.out, resume=args.resume, progress=not args.no_progress))
 
 
 def run_finetune(args) -> int:
     from stylealign_core.training.api import finetune_child, set_threads
 
-    def go():
-        cfg = _config(args)
-        set_threads(args.threads)
-        return _report(finetune_child(cfg, args.parent, args.data, args.out, resume=args.resume,
-                                      progress=not args.no_progress))
-    return _guard(go)
+    cfg = _config(args)
+    set_threads(args.threads)
+    return _report(finetune_child(cfg, args.parent, args.data, args.out, resume=args.resume,
+                                  progress=not args.no_progress))
 
 
 def run_export(args) -> int:
     from stylealign_core.training.export import export_model
 
-    try:
-        out = export_model(args.run, args.out, snapshot=args.snapshot,
-                           dtype=None if args.dtype == "float32" else args.dtype, num_samples=args.samples,
-                           overwrite=args.force)
-    except FileExistsError as exc:  # export_model's refusal to replace OUT without --force
-        raise StylealignError(str(exc)) from None
+    networks = tuple(name.strip() for name in args.networks.split(",") if name.strip())
+    out = export_model(args.run, args.out, snapshot=args.snapshot, dtype=None if args.dtype == "float32" else args.dtype,
+                       num_samples=args.samples, overwrite=args.force, networks=networks)
     print(f"exported {args.run} -> {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
     return 0
 
@@ -210,7 +192,7 @@ def run_curves(args) -> int:
                           ada_target=train.get("ada_target"))
     except json.JSONDecodeError as exc:
         raise StylealignError(f"{config}: not valid JSON ({exc}); training writes it at the start of a run") from None
-    except (FileNotFoundError, ValueError) as exc:  # plot_training_log's refusals of a missing/unreadable log
+    except FileNotFoundError as exc:  # no log yet (plot_training_log's other refusals are StylealignErrors)
         raise StylealignError(str(exc)) from None
     print(f"wrote {out}")
     return 0

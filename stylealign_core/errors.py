@@ -25,3 +25,7 @@ class InputMismatch(StylealignError, ValueError):
 
     Also a ``ValueError``, so code that raised ``ValueError`` for such a case can raise this instead
     without breaking its callers."""
+
+
+class OutputExists(StylealignError, FileExistsError):
+    """An output is already there and the command was not told to replace it (the message names the flag)."""

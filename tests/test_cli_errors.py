@@ -100,8 +100,6 @@ def test_train_and_finetune_use_the_common_prefix(tmp_path, data64, capsys):
     assert msg.startswith(f"{tmp_path / 'no-run'}: no complete snapshot")
 
 
-@pytest.mark.xfail(strict=True, reason="stylealign_core/training/loop.py still raises a plain ValueError for "
-                   "this; it must raise stylealign_core.errors.InputMismatch (then remove this mark)")
 def test_a_32px_parent_with_64px_data_is_refused_in_one_line(tmp_path, parent32, data64):
     msg = one_error_line(stylealign("finetune", "--parent", parent32, "--data", data64, "--out", tmp_path / "run",
                                     "--kimg", "0.008", "--batch", "4", "--no-progress"))

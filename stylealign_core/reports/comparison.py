@@ -12,6 +12,7 @@ from typing import Sequence
 
 import torch
 
+from ..errors import InputMismatch
 from ..grid import save_image_grid
 from ..latents import synthesize_seeds
 
@@ -24,7 +25,7 @@ def check_aligned(parent, child) -> None:
     diffs = [f"{key} {getattr(parent, key)} vs {getattr(child, key)}" for key in _ALIGNED_FIELDS
              if getattr(parent, key) != getattr(child, key)]
     if diffs:
-        raise ValueError(f"parent and child generators differ ({', '.join(diffs)}): a comparison needs a child "
+        raise InputMismatch(f"parent and child generators differ ({', '.join(diffs)}): a comparison needs a child "
                          "fine-tuned from this parent")
 
 

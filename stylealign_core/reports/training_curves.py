@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import InputMismatch
 from ..atomic import write_bytes_atomic
 
 PANELS = (  # (title, columns, log-scale y)
@@ -45,13 +46,13 @@ def _as_frame(log) -> pd.DataFrame:
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # truncated or not Parquet
-            raise ValueError(f"{path}: not a readable Parquet training log ({type(exc).__name__}: {exc}); "
+            raise InputMismatch(f"{path}: not a readable Parquet training log ({type(exc).__name__}: {exc}); "
                              "pass the log.parquet of a `stylealign train|finetune` run") from exc
     else:
         frame = pd.DataFrame(list(log))
     if frame.empty or "kimg" not in frame.columns:
         name = log if isinstance(log, (str, os.PathLike)) else "the training log"
-        raise ValueError(f"{name}: no rows with a 'kimg' column yet; a run writes its first row at its first "
+        raise InputMismatch(f"{name}: no rows with a 'kimg' column yet; a run writes its first row at its first "
                          "tick (4 kimg or the snapshot interval, whichever is shorter)")
     return frame.sort_values("kimg")
 

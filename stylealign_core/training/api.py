@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import InputMismatch
 from ..checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from ..data import DataError, ImageDataset
 from ..data.format import is_dataset_dir
@@ -80,7 +81,7 @@ def finetune_child(cfg: TrainConfig, parent_uri, data, run_dir, resume=None, dis
     parent = load_checkpoint(parent_uri, device="cpu")
     for name in ("G", "D"):
         if name not in parent.networks:
-            raise ValueError(f"{parent_uri}: fine-tuning needs the parent's {name} network, the checkpoint "
+            raise InputMismatch(f"{parent_uri}: fine-tuning needs the parent's {name} network, the checkpoint "
                              f"holds only {sorted(parent.networks)}; use a training checkpoint (with G and D)")
     info = dict(parent.lineage(), kind=(parent.metadata or {}).get("kind"))
     return _run(cfg, data, run_dir, parent=parent, parent_info=info, resume=resume, dist_ctx=dist_ctx,

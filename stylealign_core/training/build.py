@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import InputMismatch
 from .. import components
 from ..discriminator import Discriminator
 from ..generator import Generator
@@ -73,10 +74,10 @@ def _initial_networks(cfg: TrainConfig, resolution: int, channels: int, c_dim: i
     G, D = copy.deepcopy(parent.networks["G"]), copy.deepcopy(parent.networks["D"])
     G_ema = copy.deepcopy(parent.networks.get("G_ema", G))
     if G.img_resolution != resolution or G.img_channels != channels:
-        raise ValueError(f"parent makes {G.img_channels}x{G.img_resolution}px images, the data is "
+        raise InputMismatch(f"parent makes {G.img_channels}x{G.img_resolution}px images, the data is "
                          f"{channels}x{resolution}px: build the dataset at the parent's resolution")
     if G.c_dim != c_dim:
-        raise ValueError(f"the parent is conditioned on {G.c_dim} label values, the data gives {c_dim}: "
+        raise InputMismatch(f"the parent is conditioned on {G.c_dim} label values, the data gives {c_dim}: "
                          + ("train with the data set's labels (--cond)" if G.c_dim else
                             "fine-tune without labels (drop --cond)"))
     return G, D, G_ema

@@ -25,7 +25,7 @@ CLI_FLAGS = {
     "total_kimg": "--kimg", "batch": "--batch", "batch_gpu": "--batch-gpu", "lr_g": "--lr", "r1_gamma": "--gamma",
     "snapshot_kimg": "--snapshot-kimg", "keep_snapshots": "--keep", "seed": "--seed", "precision": "--precision",
     "device": "--device", "augment": "--aug", "ada_target": "--target", "ada_kimg": "--ada-kimg", "xflip": "--mirror",
-    "grid_size": "--grid", "cond": "--cond", "network.channel_base": "--cbase", "network.channel_max": "--cmax",
+    "grid_size": "--grid", "ema_kimg": "--ema-kimg", "cond": "--cond", "network.channel_base": "--cbase", "network.channel_max": "--cmax",
     "network.mapping_layers": "--map", "network.z_dim": "--z-dim", "network.w_dim": "--w-dim",
     "network.mbstd_group_size": "--mbstd-group", "finetune.freeze": "--freeze",
     "finetune.freeze_resolutions": "--freeze-res", "finetune.freeze_d": "--freezed",

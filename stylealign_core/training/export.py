@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
+from ..errors import InputMismatch, OutputExists
 from ..atomic import publish_dir
 from ..checkpoints import DIR_CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ..grid import save_image_grid
@@ -152,12 +153,12 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
     (the resume takes G from G_ema) at two thirds of the bytes: the shipped parent is exported so."""
     unknown = set(networks) - set(EXPORTABLE)
     if unknown or "G_ema" not in networks:
-        raise ValueError(f"networks: choose from {', '.join(EXPORTABLE)} and include G_ema (the samples are "
+        raise InputMismatch(f"networks: choose from {', '.join(EXPORTABLE)} and include G_ema (the samples are "
                          f"drawn from it), got {', '.join(networks) or 'none'}")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     snap = resolve_snapshot(run_dir, snapshot)
     if out_dir.exists() and not overwrite:
-        raise FileExistsError(f"{out_dir} exists; pass overwrite=True (--force) to replace it")
+        raise OutputExists(f"{out_dir} exists; pass overwrite=True (--force) to replace it")
     ckpt = load_checkpoint(snap / "network.json")
     missing = {"G", "D", "G_ema"} - set(ckpt.networks)
     if missing:

@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from ..errors import InputMismatch, StylealignError
 from .. import latents
 from ..atomic import write_json_atomic
 from ..checkpoints import save_checkpoint
@@ -41,7 +42,7 @@ CURVES_EVERY_ROWS = 10  # training-curves.png is redrawn every 10 log rows (40 k
 _seed = derive_seed
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(StylealignError, RuntimeError):
     """A loss became NaN/Inf; the message names the step. Earlier snapshots are left intact."""
 
 
@@ -69,11 +70,11 @@ class _Training:
         self.device = torch.device(cfg.device if cfg.device != "cuda" else f"cuda:{ctx.local_rank}")
         channels, resolution, width = source.image_shape
         if resolution != width:
-            raise ValueError(f"images must be square, got {resolution}x{width}")
+            raise InputMismatch(f"images must be square, got {resolution}x{width}")
         self.cfg = cfg = cfg.resolved(resolution)
         self.batch_gpu = cfg.batch_gpu or cfg.batch // ctx.world_size
         if cfg.batch % (self.batch_gpu * ctx.world_size):
-            raise ValueError(f"batch {cfg.batch} is not divisible by batch_gpu {self.batch_gpu} x {ctx.world_size} "
+            raise InputMismatch(f"batch {cfg.batch} is not divisible by batch_gpu {self.batch_gpu} x {ctx.world_size} "
                              "processes")
         self.rounds = cfg.batch // (self.batch_gpu * ctx.world_size)
         if self.device.type == "cpu":

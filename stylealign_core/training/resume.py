@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..errors import InputMismatch
 from ..checkpoints import load_checkpoint
 from . import snapshots as snap
 from .build import Networks
@@ -109,7 +110,7 @@ def resume_weights(uri: str, nets: Networks, batch: int, device) -> tuple[int, i
     ckpt = load_checkpoint(uri, device=str(device))
     has = set(ckpt.networks)
     if "D" not in has or not has & {"G", "G_ema"}:
-        raise ValueError(f"{uri}: resuming training needs D and G (or G_ema); this checkpoint lacks "
+        raise InputMismatch(f"{uri}: resuming training needs D and G (or G_ema); this checkpoint lacks "
                          f"{sorted({'D', 'G'} - has)} (it holds {sorted(has)}); resume from a snapshot, an "
                          f"exported model or a training pickle")
     for name, net in (("G", nets.G), ("D", nets.D), ("G_ema", nets.G_ema)):
@@ -118,7 +119,7 @@ def resume_weights(uri: str, nets: Networks, batch: int, device) -> tuple[int, i
         try:
             net.load_state_dict(source.state_dict())
         except RuntimeError as exc:
-            raise ValueError(f"{uri}: its {name} does not fit this run's network settings; pass the settings it "
+            raise InputMismatch(f"{uri}: its {name} does not fit this run's network settings; pass the settings it "
                              f"was trained with (stylealign info {uri})\n{exc}") from exc
     meta = ckpt.metadata or {}
     p = ckpt.extra.get("augment_pipe.p", meta.get("augment_p"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..errors import InputMismatch
 from .build import derive_seed
 
 
@@ -34,14 +35,14 @@ class ArraySource(torch.utils.data.Dataset):
     def __init__(self, images: np.ndarray, labels: np.ndarray | None = None):
         if not isinstance(images, np.ndarray) or images.ndim != 4 or images.dtype != np.uint8:
             got = f"{images.dtype} {list(images.shape)}" if isinstance(images, np.ndarray) else type(images).__name__
-            raise ValueError(f"images must be uint8 [N, C, R, R], got {got}")
+            raise InputMismatch(f"images must be uint8 [N, C, R, R], got {got}")
         if images.shape[2] != images.shape[3]:
-            raise ValueError(f"images must be square, got {images.shape[2]}x{images.shape[3]}")
+            raise InputMismatch(f"images must be square, got {images.shape[2]}x{images.shape[3]}")
         if labels is None:
             labels = np.zeros((len(images), 0), np.float32)
         labels = np.asarray(labels, dtype=np.float32)
         if labels.ndim != 2 or len(labels) != len(images):
-            raise ValueError(f"labels must be float [N, c] with N = {len(images)} images, got {list(labels.shape)}")
+            raise InputMismatch(f"labels must be float [N, c] with N = {len(images)} images, got {list(labels.shape)}")
         self.images, self.labels = images, labels
 
     def __len__(self) -> int:
@@ -67,14 +68,14 @@ def as_source(data, labels: np.ndarray | None = None):
     if isinstance(data, np.ndarray):
         return ArraySource(data, labels)
     if labels is not None:
-        raise ValueError("labels are passed with a numpy image array only; a data set brings its own labels "
+        raise InputMismatch("labels are passed with a numpy image array only; a data set brings its own labels "
                          "(ImageDataset(..., labels=True))")
     missing = [a for a in ("__len__", "__getitem__", "get_label", "image_shape", "label_dim") if not hasattr(data, a)]
     if missing:
         raise TypeError(f"training data must be a uint8 numpy array or an ImageDataset-like object; "
                         f"{type(data).__name__} lacks {missing}")
     if len(data) == 0:
-        raise ValueError(f"{data!r}: no images to train on")
+        raise InputMismatch(f"{data!r}: no images to train on")
     return data
 
 
