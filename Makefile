@@ -27,23 +27,22 @@ bench: setup
 	$(BIN)/python bench/networks.py
 
 # The shipped default parent (README, "The default parent"): train or continue (resumable), then export
-# the newest snapshot to models/parent/emoji-noto-64 (float16 weights, samples, MODEL_CARD.md).
+# the newest snapshot to models/parent/emoji-noto-64 (G_ema and D, float16 weights, samples, MODEL_CARD.md).
+# The recipe is pinned so that every leg, on any machine and at any batch, is the same run: fp32, R1 gamma
+# 0.0512 and an EMA half-life of 5 kimg (both would otherwise be derived from the batch).
 PARENT_RUN ?= runs/parent-noto-64
 PARENT_KIMG ?= 2000
-# auto: bf16 on CUDA and on CPUs with native bf16 (AMX/AVX512-BF16), fp32 elsewhere (bf16 is emulated there,
-# ~16x slower). PARENT_DEVICE=cuda trains on a GPU (same recipe, same snapshots; resumable on either).
-PARENT_PRECISION ?= auto
 PARENT_DEVICE ?= cpu
-# PARENT_RESUME: latest (the run's newest snapshot) or a checkpoint to take the weights from (e.g. an export
-# brought from another machine; fresh optimizer states). PARENT_BATCH: 16 on CPU; a GPU is faster at 32-64.
+# PARENT_RESUME: latest (the run's newest snapshot) or a checkpoint to take the weights from (the committed
+# export, or one brought from another machine; fresh optimizer states). PARENT_BATCH: 16 on CPU; 32-64 on a GPU.
 PARENT_RESUME ?= latest
 PARENT_BATCH ?= 16
 parent: setup
 	test -f data/emoji-google-64/dataset.json || $(BIN)/stylealign data emoji --style google --out data/emoji-google-64
 	$(BIN)/stylealign train --data data/emoji-google-64 --out $(PARENT_RUN) --cbase 2048 --cmax 256 --map 2 \
-	    --z-dim 256 --w-dim 256 --batch $(PARENT_BATCH) --kimg $(PARENT_KIMG) --precision $(PARENT_PRECISION) \
-	    --device $(PARENT_DEVICE) --ada-kimg 100 --snapshot-kimg 4 --keep 3 \
+	    --z-dim 256 --w-dim 256 --batch $(PARENT_BATCH) --kimg $(PARENT_KIMG) --precision fp32 --gamma 0.0512 \
+	    --ema-kimg 5 --device $(PARENT_DEVICE) --ada-kimg 100 --snapshot-kimg 4 --keep 3 \
 	    --resume $(PARENT_RESUME)
 
 export-parent: setup
-	$(BIN)/stylealign export --run $(PARENT_RUN) --out models/parent/emoji-noto-64 --force
+	$(BIN)/stylealign export --run $(PARENT_RUN) --out models/parent/emoji-noto-64 --networks G_ema,D --force
