@@ -59,7 +59,7 @@ def test_cli_resume_with_another_parent_exits_2_naming_it(runs, capsys):
             str(runs["child"]), "--resume", "latest", *TINY_FLAGS]
     assert cli_main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "parent: sha256" in err and "parent-b" in err
+    assert err.startswith("stylealign: error: ") and "parent: sha256" in err and "parent-b" in err
 
 
 def test_matching_resume_continues_and_allowed_changes_pass(runs, tmp_path):
