@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "stylealign.checkpoint_cli",
     "stylealign.train_cli",
     "stylealign.pipeline_cli",
+    "stylealign.metrics_cli",  # FID/KID (optional extra: stylealign[metrics])
 ]
 
 
