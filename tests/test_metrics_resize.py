@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from stylealign_core.latents import z_from_seeds
 from stylealign_core.metrics.resize import resize_like_official, to_detector_range, uint8_to_rgb
-from stylealign_core.metrics.sampler import latent_for_seed, quantize
+from stylealign_core.metrics.sampler import generated_batches, quantize
 
 
 def _reference_resize(img: np.ndarray, size: int = 299) -> np.ndarray:
@@ -60,6 +61,12 @@ def test_quantize_truncates_like_the_official_metrics():
     assert quantize(x).dtype == torch.uint8
 
 
-def test_latent_for_seed_is_the_official_generate_convention():
-    np.testing.assert_array_equal(latent_for_seed(42, 16), np.random.RandomState(42).randn(16))
-    assert not np.array_equal(latent_for_seed(1, 16), latent_for_seed(2, 16))
+def test_generated_images_use_the_projects_seed_convention(tiny_g_kwargs):
+    """Metrics draw z exactly as `stylealign generate` and export do (latents.z_from_seeds)."""
+    from stylealign_core import Generator
+    G = Generator(**tiny_g_kwargs).eval()
+    (batch,) = list(generated_batches(G, [42, 7], batch_size=2))
+    with torch.no_grad():
+        want = quantize(G(z_from_seeds([42, 7], G.z_dim), None, noise_mode="const"))
+    assert torch.equal(batch, want)
+    np.testing.assert_array_equal(z_from_seeds([42], 16)[0].numpy(), np.random.RandomState(42).randn(16).astype(np.float32))

@@ -6,13 +6,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-
-def latent_for_seed(seed: int, z_dim: int) -> np.ndarray:
-    """z of one seed: ``numpy.random.RandomState(seed).randn(z_dim)`` (the official generate.py convention).
-
-    The one place that maps seeds to latents here; swap it for ``stylealign_core.latents`` once that
-    module exists so every tool draws the same z for the same seed."""
-    return np.random.RandomState(int(seed)).randn(z_dim)
+from ..latents import z_from_seeds
 
 
 def quantize(images: torch.Tensor) -> torch.Tensor:
@@ -33,7 +27,7 @@ def generated_batches(G, seeds: Sequence[int], batch_size: int = 32, labels: np.
         raise ValueError(f"the generator is conditional (c_dim={c_dim}): pass the data set's labels")
     for start in range(0, len(seeds), batch_size):
         chunk = [int(s) for s in seeds[start:start + batch_size]]
-        z = torch.from_numpy(np.stack([latent_for_seed(s, G.z_dim) for s in chunk])).to(device, torch.float32)
+        z = z_from_seeds(chunk, G.z_dim, device=device)  # the project's one seed -> z convention
         c = None
         if c_dim:
             rows = [np.random.RandomState(s).randint(len(labels)) for s in chunk]
