@@ -66,3 +66,24 @@ def test_snapshot_metrics_appends_to_the_run_dir(tmp_path, tiny_g_kwargs):
     assert [r["kimg"] for r in read_records(tmp_path / METRICS_FILE)] == [12.5, 16.0]
     with torch.no_grad():
         assert torch.isfinite(G(torch.zeros(1, G.z_dim))).all()  # the network is left usable
+
+
+def test_train_metrics_flag_records_fid_and_kid_at_every_snapshot(tmp_path, monkeypatch):
+    """`stylealign train --metrics fid,kid`: the loop's on_snapshot hook appends one metrics.jsonl line per
+    snapshot, with each metric's record (as stylegan2-ada-pytorch's --metrics)."""
+    from stylealign_core.training.hooks import read_records as read_hook_records
+    monkeypatch.setenv("STYLEALIGN_CACHE", str(tmp_path / "cache"))
+    data = _tiny_dataset(tmp_path / "ds", count=8)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), "--kimg", "0.008", "--batch", "4",
+                 "--snapshot-kimg", "0.004", "--grid", "2", "--no-progress", "--cbase", "256", "--cmax", "32",
+                 "--map", "2", "--z-dim", "32", "--w-dim", "32", "--metrics", "fid,kid",
+                 "--metrics-num-gen", "6"]) == 0
+    lines = [r for r in read_hook_records(run / "metrics.jsonl") if r["event"] == "snapshot"]
+    assert [r["kimg"] for r in lines] == [0.004, 0.008]
+    for line in lines:
+        fid, kid = line["results"]["fid"], line["results"]["kid"]
+        assert (fid["num_gen"], fid["num_real"], kid["num_gen"]) == (6, 8, 6)
+        assert np.isfinite(fid["value"]) and fid["value"] > 0 and kid["std"] is not None
+        assert fid["kimg"] == line["kimg"]
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "bad"), "--metrics", "fdi"]) == 2

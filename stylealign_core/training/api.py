@@ -47,6 +47,16 @@ def _git_commit() -> str | None:
         return None
 
 
+def snapshot_metrics_hook(names: list[str], data, num_gen: int):
+    """The ``on_snapshot`` hook of ``--metrics``: FID/KID of G_ema against the training data ``data`` (a data
+    set path), one ``metrics.jsonl`` line per snapshot with every metric's record (value, std, counts, seeds)."""
+    def metrics(ctx) -> dict:
+        from ..metrics.evaluate import evaluate_metrics
+        records = evaluate_metrics(ctx.G_ema, data, names, num_gen=num_gen, kimg=ctx.kimg)
+        return {record["metric"]: record for record in records}
+    return metrics
+
+
 def _run(cfg: TrainConfig, data, run_dir, parent=None, parent_info=None, resume=None,
          dist_ctx: DistContext | None = None, progress=True) -> dict:
     ctx = dist_ctx or init_from_env(cfg.device)
@@ -57,8 +67,9 @@ def _run(cfg: TrainConfig, data, run_dir, parent=None, parent_info=None, resume=
     metadata = {"recipe": recipe, "kind": "child" if parent is not None else "parent"}
     if parent_info:
         metadata["parent"] = parent_info
+    hooks = [snapshot_metrics_hook(cfg.metrics, data, cfg.metrics_num_gen)] if cfg.metrics else []
     result = train(cfg, dataset, run_dir, parent=parent, resume=resume, dist_ctx=ctx, metadata=metadata,
-                   progress=progress)
+                   progress=progress, on_snapshot=hooks)
     final = RunDir(run_dir).final
     if ctx.is_main:
         meta = dict(metadata, kimg=result["kimg"], frozen=result["frozen"])

@@ -25,7 +25,8 @@ CLI_FLAGS = {
     "total_kimg": "--kimg", "batch": "--batch", "batch_gpu": "--batch-gpu", "lr_g": "--lr", "r1_gamma": "--gamma",
     "snapshot_kimg": "--snapshot-kimg", "keep_snapshots": "--keep", "seed": "--seed", "precision": "--precision",
     "device": "--device", "augment": "--aug", "ada_target": "--target", "ada_kimg": "--ada-kimg", "xflip": "--mirror",
-    "grid_size": "--grid", "ema_kimg": "--ema-kimg", "cond": "--cond", "network.channel_base": "--cbase", "network.channel_max": "--cmax",
+    "grid_size": "--grid", "ema_kimg": "--ema-kimg", "cond": "--cond",
+    "metrics": "--metrics", "metrics_num_gen": "--metrics-num-gen", "network.channel_base": "--cbase", "network.channel_max": "--cmax",
     "network.mapping_layers": "--map", "network.z_dim": "--z-dim", "network.w_dim": "--w-dim",
     "network.mbstd_group_size": "--mbstd-group", "finetune.freeze": "--freeze",
     "finetune.freeze_resolutions": "--freeze-res", "finetune.freeze_d": "--freezed",
@@ -101,6 +102,8 @@ class TrainConfig(Schema):
     channels_last: bool = True
     device: str = "cpu"                 # cpu | cuda | cuda:N (checked against this torch's devices)
     cond: bool = False                  # class-conditional: G and D take the data set's labels
+    metrics: list[str] = []             # at every snapshot, e.g. ["fid2k", "kid2k"] (stylealign_core.metrics names)
+    metrics_num_gen: int = Field(2000, ge=2)  # generated images of a metric named without a count ("fid")
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
 
@@ -117,6 +120,17 @@ class TrainConfig(Schema):
         if value != "auto" and value < 0:
             raise ValueError(f"must be 'auto' or >= 0, got {value!r}")
         return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, value: list[str]) -> list[str]:
+        from ..metrics.registry import MetricsError, parse_metric
+        for name in value:
+            try:
+                parse_metric(name, num_gen=2)  # a known name
+            except MetricsError as exc:
+                raise ValueError(str(exc)) from None
+        return [name.strip().lower() for name in value]
 
     @field_validator("device")
     @classmethod
