@@ -41,7 +41,9 @@ def _check_resumable(run_dir: Path, cfg: TrainConfig, parent_sha256: str, data: 
     """The core's resume check against the run's newest snapshot, with the pipeline's fix in the message."""
     metadata = {"kind": "child", "parent": {"sha256": parent_sha256, "uri": parent_uri}, "recipe": {"data": data}}
     try:
-        check_run_resumable(run_dir, cfg.to_dict(), metadata, allowed=RESUMABLE_CHANGES)
+        # train.network is not the pipeline's to set for a child: it is the parent's (checked by sha256)
+        train = {key: value for key, value in cfg.to_dict().items() if key != "network"}
+        check_run_resumable(run_dir, train, metadata, allowed=RESUMABLE_CHANGES)
     except ResumeMismatch as exc:
         raise ResumeMismatch(f"{exc}. In the pipeline: set finetune.resume: null in params.yaml to start afresh "
                              "(the directory is cleared), or move it away") from None

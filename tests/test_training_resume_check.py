@@ -1,13 +1,16 @@
 """Resuming a run with another parent, data set or settings is an error naming what changed, for every
 entry point (API, CLI, pipeline task); a matching resume continues."""
 import io
+import json
 
 import pytest
 from PIL import Image
 
 from stylealign.cli import main as cli_main
+from stylealign_core.checkpoints import load_checkpoint
 from stylealign_core.data import DatasetWriter
 from stylealign_core.training.api import finetune_child, train_parent
+from stylealign_core.training.config import TrainConfig
 from stylealign_core.training.resume import ResumeMismatch, resume_mismatches
 from stylealign_core.training.snapshots import list_snapshots
 from test_training import blobs, cfg
@@ -107,3 +110,15 @@ def test_resume_mismatches_reads_auto_values_and_moved_data_as_unchanged():
     moved = {"recipe": {"data": "/new/place/emoji", "data_name": "emoji", "num_images": 10}}
     assert resume_mismatches(recorded, meta, {"r1_gamma": "auto", "ema_kimg": None, "batch": 4}, moved) == []
     assert resume_mismatches(recorded, meta, {"batch": 8}, moved) == ["train.batch: 4 -> 8"]
+
+
+def test_a_child_records_its_parents_architecture_not_the_defaults(runs, tmp_path):
+    """The child's recipe (config.json, checkpoints) holds the network it really has, its parent's, even when
+    its settings carry the default architecture (`stylealign finetune` has no architecture flags)."""
+    defaults = cfg(total_kimg=0.004).replace(network=TrainConfig().network.model_dump())
+    finetune_child(defaults, runs["parent_a"], runs["data_c"], tmp_path / "child", progress=False)
+    recorded = json.loads((tmp_path / "child" / "config.json").read_text())["train"]["network"]
+    parent_g = load_checkpoint(runs["parent_a"], networks=["G"]).networks["G"].config
+    keys = ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
+    assert {k: recorded[k] for k in keys} == {k: parent_g[k] for k in keys}
+    assert recorded["z_dim"] != TrainConfig().network.z_dim  # the tiny parent is not the default architecture

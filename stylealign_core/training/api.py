@@ -95,8 +95,20 @@ def finetune_child(cfg: TrainConfig, parent_uri, data, run_dir, resume=None, dis
             raise InputMismatch(f"{parent_uri}: fine-tuning needs the parent's {name} network, the checkpoint "
                              f"holds only {sorted(parent.networks)}; use a training checkpoint (with G and D)")
     info = dict(parent.lineage(), kind=(parent.metadata or {}).get("kind"))
+    cfg = cfg.replace(network=_parent_network_settings(parent, cfg))  # record what the child is, not defaults
     return _run(cfg, data, run_dir, parent=parent, parent_info=info, resume=resume, dist_ctx=dist_ctx,
                 progress=progress)
+
+
+def _parent_network_settings(parent, cfg: TrainConfig) -> dict:
+    """The child's architecture is its parent's: ``train.network`` as the parent's G and D were built."""
+    g, d = parent.networks["G"].config, parent.networks["D"].config
+    net = cfg.network.model_dump()
+    net.update({key: g[key] for key in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max",
+                                        "conv_clamp") if key in g})
+    if "mbstd_group_size" in d:
+        net["mbstd_group_size"] = d["mbstd_group_size"]
+    return net
 
 
 def read_lineage(checkpoint) -> list[dict]:
