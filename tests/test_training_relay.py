@@ -93,3 +93,22 @@ def test_export_of_g_ema_and_d_resumes_and_its_card_shows_the_lineage(first_leg,
     assert [e["kimg"] for e in result["resumed_from"]] == [0.020, 0.016]
     with pytest.raises(ValueError, match="include G_ema"):
         export_model(tmp_path / "b", tmp_path / "bad", networks=("G", "D"))
+
+
+def test_a_child_fine_tunes_from_a_g_ema_and_d_export(first_leg, tmp_path):
+    """The shipped parent holds G_ema and D only: fine-tuning (API and the pipeline's parent resolution)
+    starts the child's G and G_ema from the parent's G_ema."""
+    from stylealign_core.training.api import finetune_child
+    from stylealign_core.training.parent import resolve_parent, resolved_checkpoint
+    model_a, _ = first_leg
+    shipped = export_model(model_a.parent / "a", tmp_path / "shipped", num_samples=4, networks=("G_ema", "D"))
+    parent = load_checkpoint(shipped)
+    from test_training_resume_check import make_dataset
+    data = make_dataset(tmp_path / "data", 1)
+    result = finetune_child(cfg(total_kimg=0.004), str(shipped), data, tmp_path / "child", progress=False)
+    assert result["kimg"] == pytest.approx(0.004)
+    resolve_parent(str(shipped / "network.json"), str(shipped / "network.json"), None, tmp_path / "resolved")
+    got = load_checkpoint(resolved_checkpoint(tmp_path / "resolved"))
+    assert sorted(got.networks) == ["D", "G", "G_ema"]
+    want = state(parent.networks["G_ema"])
+    assert all(torch.equal(want[k], state(got.networks["G"])[k]) for k in want)

@@ -7,6 +7,8 @@ recipe, the data set and, for children, the parent's uri and sha256).
 """
 from __future__ import annotations
 
+import copy
+
 import os
 import subprocess
 from pathlib import Path
@@ -90,10 +92,13 @@ def finetune_child(cfg: TrainConfig, parent_uri, data, run_dir, resume=None, dis
                    progress=True) -> dict:
     """Fine-tune a child from ``parent_uri`` (stylealign, official .pkl or rosinality .pt) on ``data``."""
     parent = load_checkpoint(parent_uri, device="cpu")
+    if "G" not in parent.networks and "G_ema" in parent.networks:  # a shipped export holds G_ema and D
+        parent.networks["G"] = copy.deepcopy(parent.networks["G_ema"])
     for name in ("G", "D"):
         if name not in parent.networks:
             raise InputMismatch(f"{parent_uri}: fine-tuning needs the parent's {name} network, the checkpoint "
-                             f"holds only {sorted(parent.networks)}; use a training checkpoint (with G and D)")
+                                f"holds only {sorted(parent.networks)}; use a training checkpoint (with G or "
+                                "G_ema, and D)")
     info = dict(parent.lineage(), kind=(parent.metadata or {}).get("kind"))
     cfg = cfg.replace(network=_parent_network_settings(parent, cfg))  # record what the child is, not defaults
     return _run(cfg, data, run_dir, parent=parent, parent_info=info, resume=resume, dist_ctx=dist_ctx,

@@ -28,7 +28,7 @@ from ..params import INIT_URI
 
 NETWORK_NAME = DIR_CHECKPOINT_NAME  # OUT/network.json + OUT/network.safetensors (a model directory)
 LINEAGE_NAME = "lineage.json"
-REQUIRED_NETWORKS = ("G", "D")      # fine-tuning needs both; G_ema is copied from G when absent
+REQUIRED_NETWORKS = ("G", "D")      # fine-tuning needs both (G may come from G_ema); G_ema is copied from G when absent
 
 
 @dataclass
@@ -78,13 +78,15 @@ def _load_source(uri: str, local: str, sha256: str | None):
         raise CheckpointError(exc.source, f"parent.uri {uri!r}: {exc.problem}",
                               exc.fix or "set parent.uri in params.yaml to a stylealign checkpoint "
                               "(NAME or NAME.json), a .pkl/.pt file, an https:// URL or 'init'") from None
-    missing = [n for n in REQUIRED_NETWORKS if n not in ckpt.networks]
+    have = set(ckpt.networks) | ({"G"} if "G_ema" in ckpt.networks else set())  # a shipped export: G_ema + D
+    missing = [n for n in REQUIRED_NETWORKS if n not in have]
     if missing:
         raise CheckpointError(ckpt.source, f"parent.uri {uri!r}: fine-tuning needs the parent's "
                               f"{' and '.join(missing)} network(s); the checkpoint holds only "
                               f"{', '.join(sorted(ckpt.networks))}",
-                              "use a training checkpoint (with G and D), e.g. network-final.json of a run")
+                              "use a training checkpoint (with G or G_ema, and D), e.g. network-final.json of a run")
     networks = {name: ckpt.networks[name] for name in ("G", "D", "G_ema") if name in ckpt.networks}
+    networks.setdefault("G", copy.deepcopy(networks.get("G_ema")))  # the child starts from the parent's G_ema
     networks.setdefault("G_ema", copy.deepcopy(networks["G"]))
     metadata = dict(ckpt.metadata)
     metadata.setdefault("kind", "parent")
