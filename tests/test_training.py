@@ -197,22 +197,26 @@ def test_two_process_gloo_matches_single_process(tmp_path):
             torch.testing.assert_close(ddp[k], v, rtol=0, atol=0, msg=f"{name}.{k}")
 
 
-def test_finetune_api_records_lineage_and_recipe(tmp_path):
-    from stylealign_core.data import DatasetWriter
-    from stylealign_core.training.api import finetune_child, read_lineage, train_parent
+def blob_dataset(path, seed, count):
+    """``count`` blob images (16 px, train split) written as a stylealign data set at ``path``."""
     import io
+
     from PIL import Image
 
-    def make_dataset(path, seed):
-        with DatasetWriter(path, 16, has_masks=False) as writer:
-            for i, img in enumerate(blobs(12, seed=seed)):
-                buf = io.BytesIO()
-                Image.fromarray(img.transpose(1, 2, 0)).save(buf, format="PNG")
-                writer.add(f"img{i:03d}", buf.getvalue(), split="train")
-            writer.finish({"name": path.name})
-        return path
+    from stylealign_core.data import DatasetWriter
+    with DatasetWriter(path, 16, has_masks=False) as writer:
+        for i, img in enumerate(blobs(count, seed=seed)):
+            buf = io.BytesIO()
+            Image.fromarray(img.transpose(1, 2, 0)).save(buf, format="PNG")
+            writer.add(f"img{i:03d}", buf.getvalue(), split="train")
+        writer.finish({"name": path.name})
+    return path
 
-    parent_data, child_data = make_dataset(tmp_path / "p", 0), make_dataset(tmp_path / "c", 1)
+
+def test_finetune_api_records_lineage_and_recipe(tmp_path):
+    from stylealign_core.training.api import finetune_child, read_lineage, train_parent
+
+    parent_data, child_data = blob_dataset(tmp_path / "p", 0, 12), blob_dataset(tmp_path / "c", 1, 12)
     parent = train_parent(cfg(total_kimg=0.008), parent_data, tmp_path / "parent", progress=False)
     child = finetune_child(cfg(total_kimg=0.008), parent["checkpoint"], child_data, tmp_path / "child",
                            progress=False)

@@ -1,31 +1,22 @@
 """Resuming a run with another parent, data set or settings is an error naming what changed, for every
 entry point (API, CLI, pipeline task); a matching resume continues."""
-import io
 import json
 
 import pytest
-from PIL import Image
 
 from stylealign.cli import main as cli_main
 from stylealign_core.checkpoints import load_checkpoint
-from stylealign_core.data import DatasetWriter
 from stylealign_core.training.api import finetune_child, train_parent
 from stylealign_core.training.config import TrainConfig
 from stylealign_core.training.resume import ResumeMismatch, resume_mismatches
 from stylealign_core.training.snapshots import list_snapshots
-from test_training import blobs, cfg
+from test_training import blob_dataset, cfg
 
 TINY_FLAGS = ["--kimg", "0.008", "--batch", "4", "--snapshot-kimg", "0.004", "--grid", "2", "--no-progress"]
 
 
 def make_dataset(path, seed):
-    with DatasetWriter(path, 16, has_masks=False) as writer:
-        for i, img in enumerate(blobs(8, seed=seed)):
-            buf = io.BytesIO()
-            Image.fromarray(img.transpose(1, 2, 0)).save(buf, format="PNG")
-            writer.add(f"img{i:03d}", buf.getvalue(), split="train")
-        writer.finish({"name": path.name})
-    return path
+    return blob_dataset(path, seed, 8)
 
 
 @pytest.fixture(scope="module")
