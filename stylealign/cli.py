@@ -26,6 +26,9 @@ COMMAND_MODULES = [
     "stylealign.train_cli",
     "stylealign.pipeline_cli",
     "stylealign.metrics_cli",  # FID/KID (optional extra: stylealign[metrics])
+    "stylealign.invert_cli",  # invert a data set into Z/W/W+/S (a Parquet table)
+    "stylealign.edit_cli",  # translate parent -> child (and back), morph
+    "stylealign.analyze_cli",  # alignment statistics, controls, zero-shot transfer
 ]
 
 

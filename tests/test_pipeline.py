@@ -402,7 +402,7 @@ def test_parent_without_a_discriminator_is_refused(tmp_path, client_env):
     proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "parent", "--params", path], timeout=120,
                env=client_env, cwd=tmp_path)
     assert proc.returncode == 1, _show(proc)
-    assert "fine-tuning needs the parent's G and D network(s)" in proc.stderr, _show(proc)
+    assert "fine-tuning needs the parent's D network(s)" in proc.stderr, _show(proc)
 
 
 # ---- the shape: one name per stage everywhere ----------------------------------------------------------

@@ -56,7 +56,7 @@ def test_a_checkpoint_without_d_is_refused_and_the_old_parent_stays(tmp_path, ti
     out = tmp_path / "resolved"
     before = resolve_parent("init", None, None, out, init=INIT).lineage
     only_g = save_checkpoint(tmp_path / "g", {"G_ema": Generator(**tiny_g_kwargs)})
-    with pytest.raises(CheckpointError, match="fine-tuning needs the parent's G and D network"):
+    with pytest.raises(CheckpointError, match="fine-tuning needs the parent's D network"):
         resolve_parent("g.json", str(only_g), None, out)
     with pytest.raises(CheckpointError, match="parent.uri 'nothing.json': manifest not found"):
         resolve_parent("nothing.json", str(tmp_path / "nothing.json"), None, out)
