@@ -64,9 +64,9 @@ def _power_of_two(v: int | None) -> int | None:
 
 def _uri(v: str) -> str:
     if not v.strip():
-        raise ValueError("must not be empty (use 'init', a path or an https:// URL)")
-    if "://" in v and not v.startswith("https://"):
-        raise ValueError(f"unsupported URL scheme in {v!r}: use an https:// URL, a local path or 'init'")
+        raise ValueError("must not be empty (use 'init', a path, an https:// or an s3:// URL)")
+    if "://" in v and not v.startswith(("https://", "s3://")):
+        raise ValueError(f"unsupported URL scheme in {v!r}: use an https:// or s3:// URL, a local path or 'init'")
     return v
 
 
@@ -150,7 +150,7 @@ class ParentParams(Section):
 
     @property
     def is_url(self) -> bool:
-        return self.uri.startswith("https://")
+        return self.uri.startswith(("https://", "s3://"))
 
 
 class GridParams(Section):

@@ -1,5 +1,8 @@
-"""``https://`` checkpoints: downloaded once into a cache directory, optionally pinned by sha256.
+"""``https://`` and ``s3://`` checkpoints: downloaded once into a cache directory, optionally pinned by sha256.
 
+``s3://BUCKET/KEY`` is read with boto3 (the ``pipeline`` extra): the endpoint comes from
+``$AWS_ENDPOINT_URL`` (an S3-compatible store such as Ceph radosgw or MinIO; unset: AWS), credentials
+from boto3's usual chain (environment, ``~/.aws``); transient failures are retried by boto3.
 Cache: ``$STYLEALIGN_CACHE`` or ``~/.cache/stylealign``; files live under ``downloads/<url hash>/``.
 A stylealign checkpoint is addressed by the URL of its ``.json`` (or ``.safetensors``); the other
 file of the pair is fetched from beside it and verified against the manifest's sha256.
@@ -17,7 +20,7 @@ from pathlib import Path
 from .errors import CheckpointError
 from .native import MANIFEST_SUFFIX, TENSORS_SUFFIX, sha256_file
 
-URL_SCHEMES = ("https://",)
+URL_SCHEMES = ("https://", "s3://")
 TIMEOUT_S = 60
 _CHUNK = 1 << 20
 
@@ -34,7 +37,25 @@ def cache_dir(override: str | os.PathLike | None = None) -> Path:
 
 
 def _urlopen(url: str):  # indirection so tests can serve files without a network
+    if url.startswith("s3://"):
+        return _s3_open(url)
     return urllib.request.urlopen(url, timeout=TIMEOUT_S)  # noqa: S310 - scheme checked by the caller
+
+
+def _s3_open(url: str):
+    """A readable stream of the object at ``s3://BUCKET/KEY`` (boto3, endpoint from ``$AWS_ENDPOINT_URL``)."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise CheckpointError(url, "s3:// needs boto3", "pip install 'stylealign[pipeline]' (or boto3)") from None
+    parsed = urllib.parse.urlsplit(url)
+    bucket, key = parsed.netloc, urllib.parse.unquote(parsed.path.lstrip("/"))
+    if not bucket or not key:
+        raise CheckpointError(url, "an s3:// URL needs a bucket and a key", "write it as s3://BUCKET/path/to/file")
+    config = Config(connect_timeout=10, read_timeout=TIMEOUT_S, retries={"max_attempts": 4, "mode": "standard"})
+    client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, config=config)
+    return client.get_object(Bucket=bucket, Key=key)["Body"]
 
 
 def _download(url: str, target: Path, sha256: str | None) -> Path:
@@ -58,8 +79,11 @@ def _download(url: str, target: Path, sha256: str | None) -> Path:
         raise
     except Exception as exc:  # noqa: BLE001 - URLError, HTTPError, timeouts, ...
         Path(tmp).unlink(missing_ok=True)
-        raise CheckpointError(url, f"download failed ({type(exc).__name__}: {exc})",
-                              "check the URL and the network, or download the file and pass its path") from None
+        where = f" (endpoint {os.environ['AWS_ENDPOINT_URL']})" if url.startswith("s3://") and \
+            os.environ.get("AWS_ENDPOINT_URL") else ""
+        raise CheckpointError(url, f"download failed{where} ({type(exc).__name__}: {exc})",
+                              "check the URL, the network and (for s3://) AWS_ENDPOINT_URL and the credentials, "
+                              "or download the file and pass its local path") from None
     if sha256 is not None and digest.hexdigest() != sha256.lower():
         Path(tmp).unlink(missing_ok=True)
         raise CheckpointError(url, f"downloaded file has sha256 {digest.hexdigest()}, expected {sha256.lower()}; "
