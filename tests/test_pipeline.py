@@ -16,31 +16,25 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
+from prefect_server import PrefectServer, prefect_env, stop_process_group
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-SERVER_START_TIMEOUT_S = 45
 STAGES = ["data", "parent", "finetune"]
 
 
 # ---- helpers -------------------------------------------------------------------------------------
 
 def _env(**extra) -> dict:
-    env = dict(os.environ)
-    env.pop("PREFECT_API_URL", None)
-    env.update({"PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1"})
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+    return prefect_env(**extra)
 
 
 def run(cmd, timeout: float, **kwargs) -> subprocess.CompletedProcess:
@@ -60,25 +54,6 @@ def _show(proc) -> str:
     return f"rc={proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)  # the server's own session: it and its children only
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
-
-
 def flow_runs(api_url: str, flow_name: str) -> list:
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
@@ -92,32 +67,8 @@ def flow_runs(api_url: str, flow_name: str) -> list:
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory):
     """A real Prefect server on 127.0.0.1:<free port>, SQLite under a temporary PREFECT_HOME."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen([BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env=_env(PREFECT_HOME=home, PREFECT_UI_ENABLED="false"))
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"prefect server exited with {proc.returncode}:\n{(home / 'server.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"prefect server not healthy after {SERVER_START_TIMEOUT_S} s:\n"
-                            f"{(home / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        _stop(proc)
-        log.close()
+    with PrefectServer(tmp_path_factory.mktemp("prefect-home")) as server:
+        yield server.api_url
 
 
 @pytest.fixture(scope="module")
@@ -319,7 +270,7 @@ def test_serve_registers_a_scheduled_deployment_that_runs(tmp_path, client_env, 
             assert state.is_completed(), (state, (tmp_path / "serve.log").read_text())
         assert (tmp_path / "models" / "parent-resolved" / "network.json").is_file()
     finally:
-        _stop(proc)
+        stop_process_group(proc)
         log.close()
 
 
