@@ -38,7 +38,7 @@ def cmd_alignment(args) -> int:
         torch.set_num_threads(args.threads)
     settings = EffectSettings(num_latents=args.latents, channels_per_layer=args.channels, step_std=args.step_std,
                               std_samples=args.std_samples, seed_start=args.seed_start, truncation_psi=args.trunc,
-                              channel_seed=args.channel_seed, batch=args.batch)
+                              channel_seed=args.channel_seed, batch=args.batch, pool=args.pool)
     kid = None
     if args.data:
         kid = KidSettings(data=args.data, num_gen=args.kid_samples, max_real=args.kid_real, split=args.split,
@@ -90,6 +90,8 @@ def _add_alignment(sub) -> None:
     p.add_argument("--std-samples", type=_positive, default=1000, help="latents the std is measured over (1000)")
     p.add_argument("--seed-start", type=int, default=0, help="latent i uses seed START+i (0)")
     p.add_argument("--channel-seed", type=int, default=0, help="seed of the channel / direction sample (0)")
+    p.add_argument("--pool", type=int, default=0,
+                   help="correlate effect maps averaged down to POOL x POOL px (0: full resolution, the default)")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi of the latents (1: none)")
     p.add_argument("--batch", type=_positive, default=16, help="generator batch size (16)")
     p.add_argument("--threads", type=int, help="torch CPU threads")

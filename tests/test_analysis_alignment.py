@@ -7,7 +7,7 @@ import torch
 
 from stylealign_core.analysis import (EffectSettings, layer_alignment, random_directions, style_channel_alignment,
                                       w_direction_alignment)
-from stylealign_core.analysis.effects import correlation_matrix, matched_and_mismatched
+from stylealign_core.analysis.effects import correlation_matrix, matched_and_mismatched, pooled
 from stylealign_core.analysis.errors import AnalysisError
 
 from analysis_helpers import perturbed_child, tiny_parent
@@ -23,6 +23,16 @@ def test_correlation_matrix_and_matched_mismatched_known_answers():
     matched, mismatched = matched_and_mismatched(np.array([[1.0, 0.2, 0.4], [0.0, 0.5, 0.6], [0.3, 0.1, 0.9]]))
     assert matched.tolist() == [1.0, 0.5, 0.9]
     assert mismatched[0] == pytest.approx((0.2 + 0.4 + 0.0 + 0.3) / 4)  # row and column of edit 0, j != 0
+
+
+def test_pooled_effects_forgive_a_one_pixel_shift():
+    edge = torch.zeros(1, 1, 1, 8, 8)
+    edge[..., 2, 1] = 1.0  # shifted to column 2: the same 4x4 block
+    shifted = torch.roll(edge, 1, dims=-1)
+    assert correlation_matrix(edge, shifted)[0, 0] < 0.5
+    assert correlation_matrix(pooled(edge, 2), pooled(shifted, 2))[0, 0] == pytest.approx(1.0)
+    assert pooled(edge, 2).shape == (1, 1, 1, 2, 2) and pooled(edge, 2).sum() * 16 == pytest.approx(1.0)
+    assert pooled(edge, 0) is edge
 
 
 def test_identical_pair_matched_channels_correlate_one_far_above_mismatched(tiny_g_kwargs):

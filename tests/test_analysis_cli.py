@@ -66,7 +66,8 @@ def test_cli_scores_component_resets_by_kid(tmp_path, tiny_g_kwargs, monkeypatch
     out = tmp_path / "alignment"
     assert main(["analyze", "alignment", "--parent", str(parent), "--child", str(child), "--out", str(out),
                  "--data", str(data), "--kid-samples", "2", "--kid-subsets", "2", "--kid-subset-size", "4",
-                 "--resets", "synthesis", "--latents", "2", "--channels", "2", "--std-samples", "2", "--no-progress"]) == 0
+                 "--resets", "synthesis", "--latents", "2", "--channels", "2", "--std-samples", "2",
+                 "--no-progress"]) == 0
     reset = json.loads((out / "summary.json").read_text())["reset"]
     assert set(reset) == {"child", "parent", "synthesis"}
     for entry in reset.values():

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from ..latents import latents_from_seeds
-from .effects import correlation_matrix, effect_maps, effect_rms, matched_and_mismatched
+from .effects import correlation_matrix, effect_maps, effect_rms, matched_and_mismatched, pooled
 from .errors import AnalysisError
 from .pair import check_aligned
 from .style_alignment import EffectSettings
@@ -30,7 +30,8 @@ def random_directions(count: int, w_dim: int, seed: int = 0) -> torch.Tensor:
 def _unit(directions: torch.Tensor, w_dim: int) -> torch.Tensor:
     directions = torch.as_tensor(directions, dtype=torch.float32)
     if directions.ndim != 2 or directions.shape[1] != w_dim:
-        raise AnalysisError(f"directions must have shape [K, {w_dim}] (W has {w_dim} dims), got {list(directions.shape)}")
+        raise AnalysisError(f"directions must have shape [K, {w_dim}] (W has {w_dim} dims), "
+                            f"got {list(directions.shape)}")
     norms = directions.norm(dim=1, keepdim=True)
     if (norms == 0).any():
         raise AnalysisError("a direction is all zeros: every direction needs a nonzero norm")
@@ -61,7 +62,8 @@ def w_direction_alignment(parent, child, directions: torch.Tensor | None = None,
             deltas = directions * (settings.step_std * stds[name])[:, None]
             effects[name] = effect_maps(lambda w, G=G: G.synthesize(w, space="w", noise_mode="const"), codes,
                                         deltas, batch=settings.batch, bar=bar)
-    matched, mismatched = matched_and_mismatched(correlation_matrix(effects["parent"], effects["child"]))
+    corr = correlation_matrix(pooled(effects["parent"], settings.pool), pooled(effects["child"], settings.pool))
+    matched, mismatched = matched_and_mismatched(corr)
     rms = {name: effect_rms(e) for name, e in effects.items()}
     return pd.DataFrame([dict(direction=i, parent_std=float(stds["parent"][i]), child_std=float(stds["child"][i]),
                               parent_effect_rms=float(rms["parent"][i]), child_effect_rms=float(rms["child"][i]),

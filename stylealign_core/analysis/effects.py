@@ -33,6 +33,16 @@ def effect_maps(render: Callable[[torch.Tensor], torch.Tensor], base: torch.Tens
     return edited - base_images.unsqueeze(0)
 
 
+def pooled(effects: torch.Tensor, size: int) -> torch.Tensor:
+    """Effect maps ``[K, N, C, R, R]`` averaged down to ``size`` x ``size`` (0: unchanged), so that the
+    correlation measures where and how the image changes rather than pixel-exact edges."""
+    if not size or size >= effects.shape[-1]:
+        return effects
+    k, n = effects.shape[:2]
+    flat = torch.nn.functional.adaptive_avg_pool2d(effects.reshape(k * n, *effects.shape[2:]), size)
+    return flat.reshape(k, n, *flat.shape[1:])
+
+
 def correlation_matrix(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     """Pearson correlation ``[K, M]`` between every flattened map of ``a`` ``[K, ...]`` and of ``b``
     ``[M, ...]`` (float64); NaN where a map is constant (an edit that changes nothing)."""

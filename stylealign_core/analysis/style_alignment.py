@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from ..latents import latents_from_seeds
-from .effects import correlation_matrix, effect_maps, effect_rms, matched_and_mismatched
+from .effects import correlation_matrix, effect_maps, effect_rms, matched_and_mismatched, pooled
 from .errors import AnalysisError
 from .pair import check_aligned
 
@@ -31,15 +31,16 @@ class EffectSettings:
     seed_start: int = 0
     truncation_psi: float = 1.0
     channel_seed: int = 0           # which channels are sampled / which random directions
+    pool: int = 0                   # correlate effect maps averaged down to pool x pool px (0: full resolution)
     batch: int = 16
 
     def __post_init__(self):
         if self.num_latents < 2 or self.std_samples < 2 or self.batch < 1:
             raise AnalysisError(f"num_latents and std_samples must be >= 2 and batch >= 1, got {self.num_latents}, "
                              f"{self.std_samples} and {self.batch}")
-        if self.channels_per_layer < 0 or self.step_std <= 0:
-            raise AnalysisError(f"channels_per_layer >= 0 and step_std > 0 needed, got "
-                             f"{self.channels_per_layer} and {self.step_std}")
+        if self.channels_per_layer < 0 or self.step_std <= 0 or self.pool < 0:
+            raise AnalysisError(f"channels_per_layer >= 0, step_std > 0 and pool >= 0 needed, got "
+                                f"{self.channels_per_layer}, {self.step_std} and {self.pool}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -105,7 +106,7 @@ def style_channel_alignment(parent, child, settings: EffectSettings = EffectSett
                 deltas = torch.zeros(len(index), layout.dim)
                 deltas[range(len(index)), index] = settings.step_std * stds[name][index]
                 effects[name] = effect_maps(_renderer(G), codes[name], deltas, batch=settings.batch, bar=bar)
-            corr = correlation_matrix(effects["parent"], effects["child"])
+            corr = correlation_matrix(pooled(effects["parent"], settings.pool), pooled(effects["child"], settings.pool))
             rows += _layer_rows(layer, channels, index, codes, stds, effects, corr)
     return pd.DataFrame(rows)
 

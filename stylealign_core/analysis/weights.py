@@ -48,7 +48,8 @@ def _aggregate(group: pd.DataFrame) -> pd.Series:
     diff_norm = math.sqrt(float((group["diff_norm"] ** 2).sum()))
     diff_per_lr = math.sqrt(float(((group["diff_norm"] / group["lr_multiplier"]) ** 2).sum()))
     return pd.Series(dict(order=int(group["order"].min()), numel=int(group["numel"].sum()),
-                          parent_norm=parent_norm, diff_norm=diff_norm, relative_change=_relative(diff_norm, parent_norm),
+                          parent_norm=parent_norm, diff_norm=diff_norm,
+                          relative_change=_relative(diff_norm, parent_norm),
                           lr_multiplier=float(group["lr_multiplier"].min()),
                           relative_change_per_lr=_relative(diff_per_lr, parent_norm)))
 
