@@ -66,6 +66,60 @@ def _headline(summary: dict) -> dict:
     return head
 
 
+def cmd_controls(args) -> int:
+    """Handler of `stylealign analyze controls`."""
+    import torch
+
+    from stylealign_core.analysis import EffectSettings, load_pair
+    from stylealign_core.analysis.controls_report import controls_report
+    from stylealign_core.analysis.errors import AnalysisError
+    from stylealign_core.latents import parse_seeds
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = EffectSettings(num_latents=args.latents, step_std=args.step_std, std_samples=args.std_samples,
+                              batch=args.batch, pool=args.pool)
+    try:
+        steps = tuple(float(v) for v in args.steps.split(","))
+    except ValueError:
+        raise AnalysisError(f"bad --steps {args.steps!r}: use numbers separated by commas, "
+                            "e.g. --steps=-2,0,2") from None
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as exc:
+        raise AnalysisError(f"--seeds: {exc}") from None
+    parent, child = load_pair(args.parent, args.child)
+    summary = controls_report(parent, child, args.out, count=args.count, pca_samples=args.pca_samples,
+                              seeds=seeds, steps=steps, settings=settings,
+                              overwrite=args.overwrite, progress=False if args.no_progress else None)
+    print(json.dumps({k: summary[k] for k in ("matched_mean", "mismatched_mean")}, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _add_controls(sub) -> None:
+    p = sub.add_parser("controls", help="the parent's top W (PCA) directions in the child: strips, GIFs, alignment",
+                       description="The parent's principal W directions applied in the parent and the child: "
+                                   "strips (PNG) and GIFs per direction, and each direction's effect-map "
+                                   "alignment (matched vs mismatched directions).")
+    p.add_argument("--parent", required=True, help="parent checkpoint")
+    p.add_argument("--child", required=True, help="child checkpoint fine-tuned from --parent")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--count", type=_positive, default=5, help="principal directions (5)")
+    p.add_argument("--pca-samples", type=_positive, default=2000, help="W samples for the PCA (2000)")
+    p.add_argument("--seeds", default="0-3", help="seeds shown in the strips (0-3)")
+    p.add_argument("--steps", default="-3,-1.5,0,1.5,3", help="steps along a direction, in its std; a leading minus needs '=': --steps=-2,0,2 "
+                        "(default -3,-1.5,0,1.5,3)")
+    p.add_argument("--latents", type=_positive, default=16, help="latents of the alignment's effect maps (16)")
+    p.add_argument("--step-std", type=float, default=3.0, help="alignment edit size in std (3)")
+    p.add_argument("--std-samples", type=_positive, default=1000, help="latents the std is measured over (1000)")
+    p.add_argument("--pool", type=int, default=0, help="correlate effect maps averaged to POOL x POOL px (0: full)")
+    p.add_argument("--batch", type=_positive, default=16, help="generator batch size (16)")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_controls)
+
+
 def _add_alignment(sub) -> None:
     p = sub.add_parser("alignment", help="weight change, component reset, StyleSpace/W alignment of a pair",
                        description=__doc__.splitlines()[0], epilog=_EPILOG,
@@ -104,4 +158,5 @@ def add_parser(subparsers) -> None:
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="analysis", metavar="ANALYSIS")
     _add_alignment(sub)
+    _add_controls(sub)
     p.set_defaults(func=lambda args: p.print_help() or 2)

@@ -2,8 +2,10 @@
 import importlib.util
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from stylealign.cli import main
 from stylealign_core.checkpoints import save_checkpoint
@@ -80,3 +82,21 @@ def test_cli_scores_component_resets_by_kid(tmp_path, tiny_g_kwargs, monkeypatch
     table = pd.read_parquet(out / "reset_kid.parquet")
     assert list(table["model"]) == ["child", "parent", "reset_synthesis"]
     assert (out / "reset_kid.png").stat().st_size > 1000
+
+
+def test_cli_controls_writes_pca_strips_gifs_and_alignment(tmp_path, tiny_g_kwargs, capsys):
+    parent = tiny_parent(tiny_g_kwargs)
+    parent_ckpt = save_checkpoint(tmp_path / "parent", {"G_ema": parent})
+    twin = save_checkpoint(tmp_path / "twin", {"G_ema": parent})
+    out = tmp_path / "controls"
+    assert main(["analyze", "controls", "--parent", str(parent_ckpt), "--child", str(twin), "--out", str(out),
+                 "--count", "2", "--pca-samples", "40", "--seeds", "0-1", "--steps=-1,0,1", "--latents", "2",
+                 "--std-samples", "8", "--no-progress"]) == 0
+    table = pd.read_parquet(out / "directions.parquet")
+    assert list(table["direction"]) == [0, 1] and (table["explained_variance"].diff().dropna() <= 0).all()
+    assert np.allclose(table["matched_corr"], 1.0, atol=1e-6)  # a child identical to its parent
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps_in_std"] == [-1.0, 0.0, 1.0] and summary["pca_samples"] == 40
+    for i in range(2):
+        assert Image.open(out / f"pca_{i}.png").size == (3 * 18 + 2, 4 * 18 + 2)
+        assert Image.open(out / f"pca_{i}.gif").n_frames == 4
