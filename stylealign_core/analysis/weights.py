@@ -6,7 +6,8 @@ its gradients steps 100x smaller in effect), so its relative change is ~100x sma
 for the same number of Adam steps *by construction*. ``relative_change_per_lr`` divides by the multiplier to
 take that out; neither column alone says how much the mapping "wanted" to move.
 
-Tables are pandas DataFrames (written as Parquet by the CLI):
+Only parameters are compared (buffers such as ``w_avg`` are statistics, not learned weights; the component
+reset does put them back). Tables are pandas DataFrames (written as Parquet by the CLI):
 
 * :func:`tensor_changes`  one row per parameter: name, component, layer, numel, norms, lr_multiplier
 * :func:`layer_changes`   one row per (layer, component), in network order
