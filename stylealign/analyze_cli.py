@@ -136,7 +136,8 @@ def _add_alignment(sub) -> None:
     p.add_argument("--kid-subset-size", type=_positive, default=1000, help="KID max subset size (1000)")
     p.add_argument("--kid-seed", type=int, default=0, help="seed of the KID subsets (0)")
     p.add_argument("--resets", default="mapping,affine,synthesis,torgb",
-                   help="comma list of components to reset and score (default: all four)")
+                   help="comma list of components to reset and score: mapping, affine, synthesis (convs, noise "
+                        "strengths, const), torgb (default: these four), noise (noise strengths alone)")
     p.add_argument("--latents", type=_positive, default=16, help="latents the effect maps are computed over (16)")
     p.add_argument("--channels", type=int, default=8,
                    help="StyleSpace channels sampled per layer, and random W directions (8; 0: every channel)")

@@ -61,6 +61,14 @@ def test_each_reset_puts_back_exactly_its_own_tensors(tiny_g_kwargs):
         assert kept == set(parent_params) - expected, group
 
 
+def test_resetting_noise_alone_undoes_inflated_noise_strengths(tiny_g_kwargs):
+    parent = tiny_parent(tiny_g_kwargs)
+    child = perturbed_child(parent, {"noise"}, scale=5.0)
+    assert not torch.equal(images(child), images(parent))
+    assert torch.equal(images(reset_component(parent, child, "noise")), images(parent))
+    assert torch.equal(images(reset_component(parent, child, "synthesis")), images(parent))  # noise is part of it
+
+
 def test_unknown_group_is_refused():
     with pytest.raises(AnalysisError, match="unknown reset group 'style'; choose from mapping"):
         reset_component(None, None, "style")

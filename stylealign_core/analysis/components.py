@@ -12,7 +12,8 @@ and ToRGB):
   const    the learned 4x4 input of the synthesis network
 
 The reset groups of the component-reset analysis (:mod:`.reset`) are unions of these: resetting
-"synthesis" resets conv, noise and const, everything of the synthesis network outside affines and ToRGB.
+"synthesis" resets conv, noise and const, everything of the synthesis network outside affines and ToRGB;
+RESETS adds the optional "noise" (noise strengths alone).
 """
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ RESET_GROUPS = {
     "synthesis": ("conv", "noise", "const"),
     "torgb": ("torgb",),
 }
+# Optional finer resets, overlapping the groups above: "noise" puts back only the noise strengths (a child
+# can inflate them, adding speckle that resetting "synthesis" would remove together with the convs).
+RESETS = {**RESET_GROUPS, "noise": ("noise",)}
 _LEAF = re.compile(r"\.(weight|bias|noise_strength|noise_const|resample_filter|w_avg)$")
 
 
@@ -53,12 +57,6 @@ def layer_of(name: str) -> str:
     if name.endswith(".const"):
         return name
     return _LEAF.sub("", name)
-
-
-def reset_group_of(name: str) -> str:
-    """Reset group (a key of RESET_GROUPS) of a generator parameter or buffer name."""
-    component = analysis_component(name)
-    return next(group for group, members in RESET_GROUPS.items() if component in members)
 
 
 def lr_multiplier_of(G: torch.nn.Module, name: str) -> float:

@@ -25,7 +25,7 @@ import numpy as np
 from ..atomic import publish_dir, write_json_atomic
 from ..errors import OutputExists
 from . import plots
-from .components import RESET_GROUPS
+from .components import RESET_GROUPS, RESETS
 from .directions import w_direction_alignment
 from .errors import AnalysisError
 from .reset import score_resets_kid
@@ -49,9 +49,9 @@ class KidSettings:
     resets: tuple[str, ...] = tuple(RESET_GROUPS)  # which reset generators are scored (the child and parent always)
 
     def __post_init__(self):
-        unknown = [g for g in self.resets if g not in RESET_GROUPS]
+        unknown = [g for g in self.resets if g not in RESETS]
         if unknown or not self.resets:
-            raise AnalysisError(f"unknown or no reset component(s) {unknown}; choose from {', '.join(RESET_GROUPS)}")
+            raise AnalysisError(f"unknown or no reset component(s) {unknown}; choose from {', '.join(RESETS)}")
         if self.num_gen < 2:
             raise AnalysisError(f"KID needs at least 2 generated images per model, got {self.num_gen}")
 

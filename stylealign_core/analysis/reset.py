@@ -14,22 +14,22 @@ import copy
 
 import torch
 
-from .components import RESET_GROUPS, reset_group_of
+from .components import RESET_GROUPS, RESETS, analysis_component
 from .errors import AnalysisError
 from .pair import check_aligned
 
 
 def reset_component(parent: torch.nn.Module, child: torch.nn.Module, group: str) -> torch.nn.Module:
     """A copy of ``child`` whose tensors (parameters and buffers) in reset group ``group`` (a key of
-    RESET_GROUPS) are the parent's. ``parent`` and ``child`` are left as they are."""
-    if group not in RESET_GROUPS:
-        raise AnalysisError(f"unknown reset group {group!r}; choose from {', '.join(RESET_GROUPS)}")
+    RESETS) are the parent's. ``parent`` and ``child`` are left as they are."""
+    if group not in RESETS:
+        raise AnalysisError(f"unknown reset group {group!r}; choose from {', '.join(RESETS)}")
     check_aligned(parent, child)
     reset = copy.deepcopy(child)
     parent_state = parent.state_dict()
     with torch.no_grad():
         for name, tensor in reset.state_dict().items():  # state_dict tensors share storage with the copy
-            if reset_group_of(name) == group:
+            if analysis_component(name) in RESETS[group]:
                 tensor.copy_(parent_state[name])
     return reset
 
