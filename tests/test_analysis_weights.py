@@ -98,3 +98,16 @@ def test_unaligned_pair_is_refused_naming_the_mismatch(tiny_g_kwargs):
     child.synthesis.b8.conv0.weight = torch.nn.Parameter(torch.zeros(1))  # same settings, different tensor
     with pytest.raises(InputMismatch, match=r"synthesis\.b8\.conv0\.weight has shape"):
         check_aligned(parent, child)
+
+
+def test_a_tensor_that_was_zero_in_the_parent_changes_infinitely_and_the_headline_stays_json(tiny_g_kwargs):
+    import json
+    parent = Generator(**tiny_g_kwargs)  # fresh: noise strengths are 0
+    child = copy.deepcopy(parent)
+    with torch.no_grad():
+        child.synthesis.b8.conv0.noise_strength.fill_(0.5)
+    tensors = tensor_changes(parent, child).set_index("name")
+    assert tensors.at["synthesis.b8.conv0.noise_strength", "relative_change"] == math.inf
+    headline = weight_change_headline(component_changes(tensors.reset_index()))
+    assert headline["relative_change"]["noise"] is None and headline["relative_change"]["conv"] == 0.0
+    json.dumps(headline, allow_nan=False)

@@ -103,11 +103,14 @@ def weight_change_headline(components: pd.DataFrame) -> dict:
             return None
         return float(by.at[a, column] / by.at[b, column])
 
+    def column(name: str) -> dict:  # JSON has no inf/NaN: a change of an all-zero parent tensor is null
+        return {c: float(v) if math.isfinite(v) else None for c, v in by[name].items()}
+
     return {
-        "relative_change": {c: float(by.at[c, "relative_change"]) for c in by.index},
-        "relative_change_per_lr": {c: float(by.at[c, "relative_change_per_lr"]) for c in by.index},
-        "share_of_relative_change": {c: float(by.at[c, "share_of_relative_change"]) for c in by.index},
-        "share_of_squared_change": {c: float(by.at[c, "share_of_squared_change"]) for c in by.index},
+        "relative_change": column("relative_change"),
+        "relative_change_per_lr": column("relative_change_per_lr"),
+        "share_of_relative_change": column("share_of_relative_change"),
+        "share_of_squared_change": column("share_of_squared_change"),
         "conv_over_mapping": ratio("conv", "mapping", "relative_change"),
         "conv_over_affine": ratio("conv", "affine", "relative_change"),
         "conv_over_mapping_per_lr": ratio("conv", "mapping", "relative_change_per_lr"),
