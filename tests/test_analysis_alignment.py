@@ -12,7 +12,7 @@ from stylealign_core.analysis.errors import AnalysisError
 
 from analysis_helpers import perturbed_child, tiny_parent
 
-FAST = EffectSettings(num_latents=4, channels_per_layer=3, std_samples=32, batch=16)
+FAST = EffectSettings(num_latents=3, channels_per_layer=3, std_samples=16, batch=16)
 
 
 def test_correlation_matrix_and_matched_mismatched_known_answers():
