@@ -107,8 +107,9 @@ def morph_frames(parent, child, latent_a: torch.Tensor, latent_b: torch.Tensor, 
     bad = [d for d in domains if d not in models]
     if bad or len(domains) != 2:
         raise EditError(f"domains must be two of 'parent'/'child', got {domains!r}")
-    codes = [entry_code(models[d], check_latents(models[d], lat.unsqueeze(0), space), space, truncation_psi)[0]
-             for d, lat in zip(domains, (latent_a, latent_b))]
+    device = next(parent.parameters()).device
+    codes = [entry_code(models[d], check_latents(models[d], lat.unsqueeze(0), space).to(device), space,
+                        truncation_psi)[0] for d, lat in zip(domains, (latent_a, latent_b))]
     code_space = entry_space(space)
     latent_curve, weight_curve = schedule(latent_schedule), schedule(weight_schedule)
     mix = WeightMix(parent, child)
@@ -116,7 +117,6 @@ def morph_frames(parent, child, latent_a: torch.Tensor, latent_b: torch.Tensor, 
     missing = sorted(set(mix.resolutions) - set(windows))
     if missing:
         raise EditError(f"no weight window for block(s) {missing}")
-    device = next(parent.parameters()).device
     out = []
     for t in tqdm(frame_times(frames), desc="morph", unit="frame", disable=not progress):
         mix.set_weights({res: window_weight(t, windows[res], weight_curve) for res in mix.resolutions})
