@@ -192,7 +192,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--boot", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
     p.add_argument("--prefilter", type=int, default=32, metavar="K",
                    help="nearest-image baseline: perceptual search among the K pixel-nearest (0: all; default 32)")
-    p.add_argument("--sheet-rows", type=int, default=32, metavar="N", help="rows of the contact sheet (default 32)")
+    p.add_argument("--sheet-rows", type=int, default=16, metavar="N",
+                   help="rows of the contact sheet, 4 items per row (default 16: the first 64 items)")
     p.add_argument("--batch", type=int, default=16, metavar="N", help="images per forward pass (default 16)")
     p.set_defaults(func=cmd_translate)
 

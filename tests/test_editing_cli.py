@@ -37,7 +37,7 @@ def test_translate_seeds_writes_images_sheet_and_table(tmp_path, checkpoints, ca
     want = ((expected[0].clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 0)
     assert (got - want).abs().max() <= 1
     with Image.open(out / "contact_sheet.png") as sheet:
-        assert sheet.size == (2 * 18 + 2, 3 * 18 + 2)  # source | translation, 3 rows, 2 px padding
+        assert sheet.size == (6 * 18 + 2, 18 + 2)  # 3 items of source | translation in a row, 2 px padding
     run = json.loads((out / "run.json").read_text())
     assert run["direction"] == "parent -> child" and run["truncation_psi"] == 0.5 and run["space"] == "z"
     assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
@@ -104,7 +104,7 @@ def test_translate_latents_table_scored_against_ground_truth(tmp_path, checkpoin
     run = json.loads((out / "run.json").read_text())
     assert run["truncation_psi"] == 1.0 and run["scoring"]["inputs"] == str(inputs)
     with Image.open(out / "contact_sheet.png") as sheet:
-        assert sheet.size[0] == 3 * 18 + 2  # source | translation | truth
+        assert sheet.size[0] == 3 * 3 * 18 + 2  # 3 items of source | translation | truth
     # a table inverted in another generator is refused for this source
     _install_latents_reader(monkeypatch, tmp_path / "lat2.parquet", ["A"], "w+", w[:1], "0" * 64)
     assert main(["translate", "--parent", parent_ckpt, "--child", child_ckpt, "--latents",

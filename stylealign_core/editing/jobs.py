@@ -46,17 +46,18 @@ def _save_pngs(images: torch.Tensor, ids: list[str], folder: Path) -> list[str]:
     return names
 
 
-def contact_sheet(columns: list[torch.Tensor], rows: int) -> Image.Image:
-    """One row per item, one column per image set (e.g. source | translation | truth)."""
-    count = min(rows, len(columns[0]))
+def contact_sheet(columns: list[torch.Tensor], rows: int, per_row: int = 4) -> Image.Image:
+    """Items side by side, ``per_row`` per sheet row, each as its columns (e.g. source | translation | truth);
+    at most ``rows`` sheet rows."""
+    count = min(rows * per_row, len(columns[0]))
     tiles = torch.stack([c[:count] for c in columns], dim=1).flatten(0, 1)
-    grid = make_grid(tiles, ncols=len(columns), pad=2)
+    grid = make_grid(tiles, ncols=len(columns) * min(per_row, count), pad=2)
     return Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
 
 
 def run_translate(pair: AlignedPair, codes: Codes, out: str | os.PathLike, *, truncation_psi: float = 0.5,
                   reverse: bool = False, swap_res: int | None = None, blend: float = 0.0,
-                  truth_path=None, inputs_path=None, distance=None, sheet_rows: int = 32, batch: int = 16,
+                  truth_path=None, inputs_path=None, distance=None, sheet_rows: int = 16, batch: int = 16,
                   n_boot: int = 1000, prefilter: int = 32, overwrite: bool = False, progress: bool = False,
                   settings: dict | None = None) -> dict:
     """Translate ``codes`` and write OUT/ (see the module docstring); returns the run record."""
