@@ -78,10 +78,23 @@ def _truncation(args, space: str) -> float:
     return args.trunc if args.trunc is not None else (0.5 if space == "z" else 1.0)
 
 
+def _check_translate_args(args) -> None:
+    from stylealign_core.editing.errors import EditError
+
+    if args.truth and args.seeds is not None:
+        raise EditError("--truth scores translations of data-set images by id: use --latents (a table from "
+                        "`stylealign invert`), not --seeds")
+    if args.inputs and not args.truth:
+        raise EditError("--inputs is only used for scoring: add --truth DATA (the target-domain data set)")
+    if args.blend and args.swap_res is None:
+        raise EditError("--blend sets the width of a layer swap: add --swap-res R")
+
+
 def cmd_translate(args) -> int:
     from stylealign_core.editing import load_aligned_pair
     from stylealign_core.editing.jobs import run_translate
 
+    _check_translate_args(args)
     pair = load_aligned_pair(args.parent, args.child, device=args.device)
     source, _ = pair.roles(args.reverse)
     codes = _codes(args, source, pair.child_sha256 if args.reverse else pair.parent_sha256, args.space)

@@ -118,3 +118,15 @@ def test_latents_without_the_inversion_package_is_a_clear_error(tmp_path, checkp
     assert main(["translate", "--parent", parent_ckpt, "--child", child_ckpt, "--latents", "t.parquet",
                  "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     assert "needs the inversion package" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, message", [(["--seeds", "0-1", "--truth", "data"], "use --latents"),
+                                            (["--seeds", "0-1", "--inputs", "data"], "add --truth"),
+                                            (["--seeds", "0-1", "--blend", "1"], "add --swap-res"),
+                                            (["--seeds", "0-1", "--swap-res", "12"], "not a synthesis resolution")])
+def test_translate_refuses_settings_that_do_not_fit(tmp_path, checkpoints, capsys, extra, message):
+    parent_ckpt, child_ckpt, _, _ = checkpoints
+    assert main(["translate", "--parent", parent_ckpt, "--child", child_ckpt, "--out", str(tmp_path / "o"),
+                 "--no-progress", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
