@@ -40,7 +40,8 @@ def frames_to_uint8(frames: torch.Tensor, scale: int = 1) -> np.ndarray:
 
 def save_gif(frames: torch.Tensor, path: str | os.PathLike, fps: float = 12.0, scale: int = 1,
              loop: bool = True) -> Path:
-    """An animated GIF, one image per frame, ``fps`` frames per second."""
+    """An animated GIF, one image per frame, ``fps`` frames per second (Pillow stores identical consecutive
+    frames once, with their durations summed: the timing is kept, the frame count can drop)."""
     if fps <= 0:
         raise EditError(f"fps must be > 0, got {fps}")
     images = [Image.fromarray(f) for f in frames_to_uint8(frames, scale)]
