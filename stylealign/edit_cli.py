@@ -184,7 +184,7 @@ def add_parser(subparsers) -> None:
         "translate", help="render parent codes with the child (or back), optionally scored against ground truth",
         description="Translate images between aligned models: the same code rendered by the child (parent -> "
                     "child) or, with --reverse, child codes rendered by the parent. Writes source/ and "
-                    "translation/ PNGs, contact_sheet.png (source | translation | truth), translations.parquet "
+                    "translation/ PNGs, contact_sheet.png ([input |] source | translation [| truth]), translations.parquet "
                     "and run.json; with --truth also scores.parquet and summary.parquet/json.",
         epilog=_TRANSLATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(p)

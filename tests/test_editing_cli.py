@@ -104,7 +104,7 @@ def test_translate_latents_table_scored_against_ground_truth(tmp_path, checkpoin
     run = json.loads((out / "run.json").read_text())
     assert run["truncation_psi"] == 1.0 and run["scoring"]["inputs"] == str(inputs)
     with Image.open(out / "contact_sheet.png") as sheet:
-        assert sheet.size[0] == 3 * 3 * 18 + 2  # 3 items of source | translation | truth
+        assert sheet.size[0] == 3 * 4 * 18 + 2  # 3 items of input | source | translation | truth
     # a table inverted in another generator is refused for this source
     _install_latents_reader(monkeypatch, tmp_path / "lat2.parquet", ["A"], "w+", w[:1], "0" * 64)
     assert main(["translate", "--parent", parent_ckpt, "--child", child_ckpt, "--latents",

@@ -2,8 +2,9 @@
 `stylealign morph` call). Each output directory is built beside its target and published in one
 step (:func:`stylealign_core.atomic.publish_dir`): a reader never sees half of a run.
 
-translate OUT/: ``source/ID.png``, ``translation/ID.png``, ``contact_sheet.png`` (source | translation
-[| ground truth] per row), ``translations.parquet`` (one row per id) and ``run.json`` (settings, the
+translate OUT/: ``source/ID.png``, ``translation/ID.png``, ``contact_sheet.png`` ([input |] source |
+translation [| ground truth] per item; "source" is the source generator's rendering of the code, i.e. the
+reconstruction of an inverted input), ``translations.parquet`` (one row per id) and ``run.json`` (settings, the
 sha256 of both checkpoints); with ground truth also ``scores.parquet`` (per item and method),
 ``summary.parquet`` / ``summary.json`` (means, grouped bootstrap intervals, differences to the
 translation).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -40,7 +42,7 @@ def _save_pngs(images: torch.Tensor, ids: list[str], folder: Path) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     names = []
     for arr, item in zip(images_to_uint8(images), ids):
-        name = f"{folder.name}/{item}.png"
+        name = f"{folder.name}/{re.sub(r'[^A-Za-z0-9._+-]', '_', item).lstrip('.') or '_'}.png"
         Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(folder.parent / name)
         names.append(name)
     return names
@@ -79,13 +81,15 @@ def run_translate(pair: AlignedPair, codes: Codes, out: str | os.PathLike, *, tr
                                                  prefilter=prefilter, n_boot=n_boot)
         info["inputs"] = str(inputs_path) if inputs_path is not None else "source generator's rendering of each code"
         record["scoring"] = info
-        scored = (table, summary, truth.images)
+        scored = (table, summary, truth.images, inputs if inputs_path is not None else None)
 
     def build(tmp: Path) -> None:
         items = pd.DataFrame({"id": codes.ids, "source": _save_pngs(sources, codes.ids, tmp / "source"),
                               "translation": _save_pngs(outputs, codes.ids, tmp / "translation")})
         items.to_parquet(tmp / "translations.parquet", index=False)
         columns = [sources, outputs] + ([scored[2]] if scored else [])
+        if scored and scored[3] is not None:  # input | reconstruction (source rendering) | translation | truth
+            columns.insert(0, scored[3])
         contact_sheet(columns, sheet_rows).save(tmp / "contact_sheet.png")
         if scored:
             scored[0].to_parquet(tmp / "scores.parquet", index=False)
