@@ -48,7 +48,8 @@ class LatentsCache:
             with np.load(path) as stored:
                 if str(stored["key"]) != key:
                     return None
-                return {name: stored[name].copy() for name in FIELDS}
+                entry = {name: stored[name].item() for name in FIELDS if name != "latent"}
+                return {**entry, "latent": stored["latent"].copy()}
         except (OSError, ValueError, KeyError):  # a damaged entry is recomputed, then overwritten
             return None
 
