@@ -1,0 +1,124 @@
+"""Inversion throughput: images/s to reach a reconstruction distance, batched projector vs the official recipe.
+
+Same generator, same images, same perceptual metric, same process:
+
+1. the official recipe, one image at a time: W space, batch 1, ``--official-steps`` (1000) steps of the
+   official schedule (Adam lr 0.1, ramps 5%/25%, latent noise 0.05 over 75%, noise regularisation 1e5);
+2. the target distance: the median final distance the official recipe reached (or ``--target``);
+3. ours: all images in batches of ``--batch``, in ``--space`` (W+), at most ``--steps`` steps, each image
+   leaving its batch once it reaches the target (per-image early stop).
+
+Prints both rates (images/s, wall clock), their ratio (ours / official), the mean final distances and how
+many images of ours reached the target. Final distances are measured on the code rendered with the
+generator's constant noise (what a latents table reproduces), for both.
+
+    python bench/invert.py --network /work/shared/relay/emoji-noto-64/network.json --data data/emoji-google-64 \
+        --images 4 --official-steps 1000 --steps 300 --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from stylealign_core.checkpoints import load_checkpoint  # noqa: E402
+from stylealign_core.inversion import ProjectorSettings, image_seed, load_metric, project  # noqa: E402
+from stylealign_core.inversion.images import list_inputs, load_inputs, to_tensor  # noqa: E402
+from stylealign_core.inversion.spaces import space_stats  # noqa: E402
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run_official(G, targets, seeds, metric, steps: int):
+    settings = ProjectorSettings(space="w", steps=steps)
+    stats = space_stats(G, "w", settings.stats_samples)
+    distances, t0 = [], time.perf_counter()
+    for i in range(len(targets)):
+        result = project(G, targets[i:i + 1], seeds[i:i + 1], metric, settings, stats=stats)
+        distances.append(float(result.distance[0]))
+    return time.perf_counter() - t0, distances
+
+
+def run_ours(G, targets, seeds, metric, args, target: float):
+    settings = ProjectorSettings(space=args.space, steps=args.steps, stop_distance=target,
+                                 pixel_weight=args.pixel_weight)
+    stats = space_stats(G, args.space, settings.stats_samples)
+    distances, steps, t0 = [], [], time.perf_counter()
+    for start in range(0, len(targets), args.batch):
+        rows = slice(start, start + args.batch)
+        result = project(G, targets[rows], seeds[rows], metric, settings, stats=stats)
+        distances += result.distance.tolist()
+        steps += result.steps.tolist()
+    return time.perf_counter() - t0, distances, steps
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--network", default="/work/shared/relay/emoji-noto-64/network.json")
+    p.add_argument("--data", required=True, help="images (a stylealign data set or a folder)")
+    p.add_argument("--images", type=int, default=4, help="how many images (the first N of the test split)")
+    p.add_argument("--split", default="test", help="data set split (default test; 'all' for every image)")
+    p.add_argument("--official-steps", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=300, help="ours: at most this many steps")
+    p.add_argument("--batch", type=int, default=16, help="ours: images per batch")
+    p.add_argument("--space", default="w+", choices=["z", "w", "w+", "s"], help="ours: latent space")
+    p.add_argument("--pixel-weight", type=float, default=0.0, help="ours: pixel MSE weight")
+    p.add_argument("--metric", default="stlpips-vgg")
+    p.add_argument("--target", type=float, help="distance to reach (default: the official recipe's median)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", help="also write the figures to this file")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    ckpt = load_checkpoint(args.network)
+    G = ckpt.generator.eval()
+    metric = load_metric(args.metric)
+    entries = list_inputs(args.data, None if args.split == "all" else args.split)[:args.images]
+    images, _ = load_inputs(args.data, entries, G.img_resolution, G.img_channels)
+    targets = to_tensor(images)
+    seeds = [image_seed(0, im.sha256) for im in images]
+    official_s, official_d = run_official(G, targets, seeds, metric, args.official_steps)
+    target = args.target if args.target is not None else statistics.median(official_d)
+    ours_s, ours_d, ours_steps = run_ours(G, targets, seeds, metric, args, target)
+    n = len(targets)
+    figures = {
+        "cpu": cpu_name(), "threads": args.threads, "generator_sha256": ckpt.sha256, "metric": metric.name,
+        "images": n, "target_distance": target,
+        "official": {"space": "w", "batch": 1, "steps": args.official_steps, "seconds": official_s,
+                     "images_per_s": n / official_s, "mean_distance": statistics.fmean(official_d)},
+        "ours": {"space": args.space, "batch": args.batch, "max_steps": args.steps, "seconds": ours_s,
+                 "images_per_s": n / ours_s, "mean_distance": statistics.fmean(ours_d),
+                 "mean_steps": statistics.fmean(ours_steps),
+                 "reached_target": sum(d <= target for d in ours_d)},
+    }
+    figures["ratio_ours_over_official"] = figures["ours"]["images_per_s"] / figures["official"]["images_per_s"]
+    print(f"cpu {figures['cpu']}, {args.threads} threads; generator {ckpt.sha256[:12]}; metric {metric.name}; "
+          f"{n} images; target distance {target:.4f}")
+    for name in ("official", "ours"):
+        f = figures[name]
+        print(f"  {name:8s} {f['space']:>2s} batch {f['batch']:>3d}: {f['images_per_s']:.4f} img/s "
+              f"({f['seconds']:.1f} s), mean distance {f['mean_distance']:.4f}")
+    print(f"  ours: mean steps {figures['ours']['mean_steps']:.0f}, {figures['ours']['reached_target']}/{n} "
+          f"reached the target (final distance, const noise)")
+    print(f"ratio ours / official: {figures['ratio_ours_over_official']:.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
