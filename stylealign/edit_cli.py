@@ -49,14 +49,14 @@ def _perceptual(name: str):
 
     if name == "none":
         return None, None
+    from stylealign_core.inversion import DEFAULT_METRIC, InversionError, load_metric
+
     try:
-        from stylealign_core.inversion import perceptual_distance
-    except ImportError as exc:
+        return load_metric(DEFAULT_METRIC if name == "auto" else name).eval(), None
+    except InversionError as exc:  # its weights are not installed here
         if name == "auto":
             return None, f"no perceptual column ({exc}); scoring pixel error and mask IoU only"
-        raise EditError(f"--metric {name} needs the inversion package's perceptual distances ({exc}): "
-                        "use --metric none") from None
-    return perceptual_distance(None if name == "auto" else name), None
+        raise EditError(f"--metric {name}: {exc} (or use --metric none)") from None
 
 
 def _codes(args, G, sha, space):

@@ -1,7 +1,5 @@
 """`stylealign translate` and `stylealign morph` end to end on tiny checkpoints."""
 import json
-import sys
-import types
 
 import numpy as np
 import pandas as pd
@@ -68,20 +66,13 @@ def test_morph_writes_gif_strip_and_record(tmp_path, checkpoints):
     assert (out / "morph.mp4").exists() == (run["mp4"] == "morph.mp4")
 
 
-def _install_latents_reader(monkeypatch, path, ids, space, latents, sha):
-    """A stand-in for stylealign_core.inversion (built on another branch): its read_latents interface."""
-    pd.DataFrame({"id": ids, "latent": [row.flatten().tolist() for row in latents]}).to_parquet(path)
-
-    def read_latents(p):
-        table = pd.read_parquet(p)
-        flat = torch.from_numpy(np.stack(table["latent"].tolist())).float()
-        return types.SimpleNamespace(ids=table["id"].tolist(), space=space, generator_sha256=sha, metric="test",
-                                     latents=flat.reshape(len(flat), *latents.shape[1:]))
-    monkeypatch.setitem(sys.modules, "stylealign_core.inversion",
-                        types.SimpleNamespace(read_latents=read_latents))
+def _write_latents(path, ids, space, latents, sha):
+    """A real latents table (the inversion package's format) holding ``latents`` for ``ids``."""
+    from stylealign_core.inversion import LatentsTable, write_latents
+    write_latents(path, LatentsTable(list(ids), space, latents.detach().float(), sha, "test"))
 
 
-def test_translate_latents_table_scored_against_ground_truth(tmp_path, checkpoints, monkeypatch, capsys):
+def test_translate_latents_table_scored_against_ground_truth(tmp_path, checkpoints, capsys):
     from stylealign_core.checkpoints import load_checkpoint
     parent_ckpt, child_ckpt, parent, _ = checkpoints
     groups = {"A": ["A", "A-1"], "B": ["B"], "C": ["C"], "D": ["D"]}
@@ -90,7 +81,7 @@ def test_translate_latents_table_scored_against_ground_truth(tmp_path, checkpoin
     inputs = paired_dataset(tmp_path / "inputs", 2, groups, test_ids)
     w = parent.w_to_wplus(parent.z_to_w(z_from_seeds(range(3), parent.z_dim)))
     sha = load_checkpoint(parent_ckpt, networks=()).sha256
-    _install_latents_reader(monkeypatch, tmp_path / "lat.parquet", ["A", "A-1", "B"], "w+", w, sha)
+    _write_latents(tmp_path / "lat.parquet", ["A", "A-1", "B"], "w+", w, sha)
     out = tmp_path / "scored"
     assert main(["translate", "--parent", parent_ckpt, "--child", child_ckpt, "--latents",
                  str(tmp_path / "lat.parquet"), "--truth", str(truth), "--inputs", str(inputs), "--metric", "none",
@@ -106,18 +97,10 @@ def test_translate_latents_table_scored_against_ground_truth(tmp_path, checkpoin
     with Image.open(out / "contact_sheet.png") as sheet:
         assert sheet.size[0] == 3 * 4 * 18 + 2  # 3 items of input | source | translation | truth
     # a table inverted in another generator is refused for this source
-    _install_latents_reader(monkeypatch, tmp_path / "lat2.parquet", ["A"], "w+", w[:1], "0" * 64)
+    _write_latents(tmp_path / "lat2.parquet", ["A"], "w+", w[:1], "0" * 64)
     assert main(["translate", "--parent", parent_ckpt, "--child", child_ckpt, "--latents",
                  str(tmp_path / "lat2.parquet"), "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "was inverted in the generator with sha256 0000" in capsys.readouterr().err
-
-
-def test_latents_without_the_inversion_package_is_a_clear_error(tmp_path, checkpoints, monkeypatch, capsys):
-    parent_ckpt, child_ckpt, _, _ = checkpoints
-    monkeypatch.setitem(sys.modules, "stylealign_core.inversion", None)  # import fails as if absent
-    assert main(["translate", "--parent", parent_ckpt, "--child", child_ckpt, "--latents", "t.parquet",
-                 "--out", str(tmp_path / "o"), "--no-progress"]) == 2
-    assert "needs the inversion package" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, message", [(["--seeds", "0-1", "--truth", "data"], "use --latents"),
@@ -132,21 +115,14 @@ def test_translate_refuses_settings_that_do_not_fit(tmp_path, checkpoints, capsy
     assert not (tmp_path / "o").exists()
 
 
-def test_morph_between_codes_of_two_tables(tmp_path, checkpoints, monkeypatch):
+def test_morph_between_codes_of_two_tables(tmp_path, checkpoints):
     from stylealign_core.checkpoints import load_checkpoint
     parent_ckpt, child_ckpt, parent, child = checkpoints
     shas = {p: load_checkpoint(p, networks=()).sha256 for p in (parent_ckpt, child_ckpt)}
     w_parent = parent.z_to_w(z_from_seeds([1], parent.z_dim))
     w_child = child.z_to_w(z_from_seeds([2], child.z_dim))
-    tables = {}
-
-    def read_latents(p):
-        return tables[str(p)]
     for name, w, sha in (("a", w_parent, shas[parent_ckpt]), ("b", w_child, shas[child_ckpt])):
-        tables[str(tmp_path / f"{name}.parquet")] = types.SimpleNamespace(ids=["x", "y"], space="w",
-                                                                          latents=torch.cat([w, w]),
-                                                                          generator_sha256=sha, metric="test")
-    monkeypatch.setitem(sys.modules, "stylealign_core.inversion", types.SimpleNamespace(read_latents=read_latents))
+        _write_latents(tmp_path / f"{name}.parquet", ["x", "y"], "w", torch.cat([w, w]), sha)
     out = tmp_path / "m"
     assert main(["morph", "--parent", parent_ckpt, "--child", child_ckpt, "--latents", str(tmp_path / "a.parquet"),
                  "--latents-b", str(tmp_path / "b.parquet"), "--ids", "x,y", "--frames", "3", "--scale", "1",
