@@ -1,0 +1,49 @@
+"""Stage `invert`: one shard of a data set -> latents (a Prefect task), and the deterministic merge.
+
+Thin wrappers around :mod:`stylealign_core.inversion`: the task loads the generator and the perceptual
+distance and inverts shard I of N into ``OUT/shards/``; finished shards are kept, so a rerun after a kill
+only inverts the missing ones (the latents cache makes even a half-finished shard cheap to redo).
+"""
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from stylealign_core.checkpoints import load_checkpoint
+from stylealign_core.inversion import (InvertOptions, LatentsCache, ProjectorSettings, invert_dataset, load_metric,
+                                       merge_shards)
+from stylealign_core.inversion.shards import finished_shards
+
+from ._common import logger
+
+
+@task(name="invert.shard", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def invert_shard(network: str, data: str, out: str, settings: dict, shard: int, shards: int, metric: str,
+                 metric_file: str | None = None, batch: int = 16, seed: int = 0, split: str | None = None,
+                 limit: int | None = None, device: str = "cpu", threads: int | None = None,
+                 cache_dir: str | None = None) -> dict:
+    """Invert shard ``shard`` of ``shards`` (skipped when its table is already complete)."""
+    done = finished_shards(out).get(shards, {})
+    if shard in done:
+        logger().info("shard %d/%d already finished: %s", shard, shards, done[shard])
+        return {"shard": shard, "table": str(done[shard]), "computed": 0, "reused": True}
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    ckpt = load_checkpoint(network)
+    G = ckpt.generator.eval().to(device)
+    options = InvertOptions(settings=ProjectorSettings(**settings), batch=batch, seed=seed, split=split,
+                            shard=(shard, shards), limit=limit, cache=LatentsCache(cache_dir),
+                            generator_uri=network)
+    result = invert_dataset(G, ckpt.sha256, data, out, load_metric(metric, metric_file).to(device), options)
+    logger().info("shard %d/%d: %d image(s), %d optimised, %d from cache -> %s", shard, shards,
+                  len(result.table), result.computed, result.cached, result.table_path)
+    return {"shard": shard, "table": str(result.table_path), "computed": result.computed, "reused": False}
+
+
+@task(name="invert.merge", cache_policy=NO_CACHE)
+def merge(out: str) -> dict:
+    """Merge the finished shards into ``OUT/latents.parquet`` (rows in input order)."""
+    table, path = merge_shards(out)
+    logger().info("merged %d rows (%s) into %s", len(table), table.space, path)
+    return {"table": str(path), "rows": len(table), "space": table.space, "metric": table.metric}
