@@ -6,7 +6,8 @@ Same generator, same images, same perceptual metric, same process:
    official schedule (Adam lr 0.1, ramps 5%/25%, latent noise 0.05 over 75%, noise regularisation 1e5);
 2. the target distance: the median final distance the official recipe reached (or ``--target``);
 3. ours: all images in batches of ``--batch``, in ``--space`` (W+), at most ``--steps`` steps, each image
-   leaving its batch once it reaches the target (per-image early stop).
+   leaving its batch once it reaches the target (per-image early stop); ``--noise const`` (default) keeps
+   the generator's noise, so the distance the early stop sees is the one the code reproduces.
 
 Prints both rates (images/s, wall clock), their ratio (ours / official), the mean final distances and how
 many images of ours reached the target. Final distances are measured on the code rendered with the
@@ -56,7 +57,7 @@ def run_official(G, targets, seeds, metric, steps: int):
 
 def run_ours(G, targets, seeds, metric, args, target: float):
     settings = ProjectorSettings(space=args.space, steps=args.steps, stop_distance=target,
-                                 pixel_weight=args.pixel_weight)
+                                 pixel_weight=args.pixel_weight, noise=args.noise)
     stats = space_stats(G, args.space, settings.stats_samples)
     distances, steps, t0 = [], [], time.perf_counter()
     for start in range(0, len(targets), args.batch):
@@ -78,6 +79,9 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=16, help="ours: images per batch")
     p.add_argument("--space", default="w+", choices=["z", "w", "w+", "s"], help="ours: latent space")
     p.add_argument("--pixel-weight", type=float, default=0.0, help="ours: pixel MSE weight")
+    p.add_argument("--noise", default="const", choices=["const", "optimize"],
+                   help="ours: keep the generator's noise (default; the early stop then sees the distance the "
+                        "code reproduces) or optimise per-image noise maps (discarded at the end)")
     p.add_argument("--metric", default="stlpips-vgg")
     p.add_argument("--target", type=float, help="distance to reach (default: the official recipe's median)")
     p.add_argument("--threads", type=int, default=2)
@@ -100,7 +104,7 @@ def main(argv=None) -> int:
         "images": n, "target_distance": target,
         "official": {"space": "w", "batch": 1, "steps": args.official_steps, "seconds": official_s,
                      "images_per_s": n / official_s, "mean_distance": statistics.fmean(official_d)},
-        "ours": {"space": args.space, "batch": args.batch, "max_steps": args.steps, "seconds": ours_s,
+        "ours": {"space": args.space, "batch": args.batch, "noise": args.noise, "max_steps": args.steps, "seconds": ours_s,
                  "images_per_s": n / ours_s, "mean_distance": statistics.fmean(ours_d),
                  "mean_steps": statistics.fmean(ours_steps),
                  "reached_target": sum(d <= target for d in ours_d)},
