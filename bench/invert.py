@@ -6,7 +6,8 @@ Same generator, same images, same perceptual metric, same process:
    official schedule (Adam lr 0.1, ramps 5%/25%, latent noise 0.05 over 75%, noise regularisation 1e5);
 2. the target distance: the median final distance the official recipe reached (or ``--target``);
 3. ours: all images in batches of ``--batch``, in ``--space`` (W+), at most ``--steps`` steps, each image
-   leaving its batch once it reaches the target (per-image early stop).
+   leaving its batch once it reaches the target (per-image early stop); ``--noise const`` (default) keeps
+   the generator's noise, so the distance the early stop sees is the one the code reproduces.
 
 Prints both rates (images/s, wall clock), their ratio (ours / official), the mean final distances and how
 many images of ours reached the target. Final distances are measured on the code rendered with the
@@ -56,7 +57,7 @@ def run_official(G, targets, seeds, metric, steps: int):
 
 def run_ours(G, targets, seeds, metric, args, target: float):
     settings = ProjectorSettings(space=args.space, steps=args.steps, stop_distance=target,
-                                 pixel_weight=args.pixel_weight)
+                                 pixel_weight=args.pixel_weight, noise=args.noise)
     stats = space_stats(G, args.space, settings.stats_samples)
     distances, steps, t0 = [], [], time.perf_counter()
     for start in range(0, len(targets), args.batch):
@@ -74,10 +75,15 @@ def main(argv=None) -> int:
     p.add_argument("--images", type=int, default=4, help="how many images (the first N of the test split)")
     p.add_argument("--split", default="test", help="data set split (default test; 'all' for every image)")
     p.add_argument("--official-steps", type=int, default=1000)
+    p.add_argument("--official-images", type=int,
+                   help="time the official recipe on only the first K images (its rate is per image; default all)")
     p.add_argument("--steps", type=int, default=300, help="ours: at most this many steps")
     p.add_argument("--batch", type=int, default=16, help="ours: images per batch")
     p.add_argument("--space", default="w+", choices=["z", "w", "w+", "s"], help="ours: latent space")
     p.add_argument("--pixel-weight", type=float, default=0.0, help="ours: pixel MSE weight")
+    p.add_argument("--noise", default="const", choices=["const", "optimize"],
+                   help="ours: keep the generator's noise (default; the early stop then sees the distance the "
+                        "code reproduces) or optimise per-image noise maps (discarded at the end)")
     p.add_argument("--metric", default="stlpips-vgg")
     p.add_argument("--target", type=float, help="distance to reach (default: the official recipe's median)")
     p.add_argument("--threads", type=int, default=2)
@@ -91,7 +97,8 @@ def main(argv=None) -> int:
     images, _ = load_inputs(args.data, entries, G.img_resolution, G.img_channels)
     targets = to_tensor(images)
     seeds = [image_seed(0, im.sha256) for im in images]
-    official_s, official_d = run_official(G, targets, seeds, metric, args.official_steps)
+    k = min(args.official_images or len(targets), len(targets))
+    official_s, official_d = run_official(G, targets[:k], seeds[:k], metric, args.official_steps)
     target = args.target if args.target is not None else statistics.median(official_d)
     ours_s, ours_d, ours_steps = run_ours(G, targets, seeds, metric, args, target)
     n = len(targets)
@@ -99,8 +106,8 @@ def main(argv=None) -> int:
         "cpu": cpu_name(), "threads": args.threads, "generator_sha256": ckpt.sha256, "metric": metric.name,
         "images": n, "target_distance": target,
         "official": {"space": "w", "batch": 1, "steps": args.official_steps, "seconds": official_s,
-                     "images_per_s": n / official_s, "mean_distance": statistics.fmean(official_d)},
-        "ours": {"space": args.space, "batch": args.batch, "max_steps": args.steps, "seconds": ours_s,
+                     "images": k, "images_per_s": k / official_s, "mean_distance": statistics.fmean(official_d)},
+        "ours": {"space": args.space, "batch": args.batch, "noise": args.noise, "max_steps": args.steps, "seconds": ours_s,
                  "images_per_s": n / ours_s, "mean_distance": statistics.fmean(ours_d),
                  "mean_steps": statistics.fmean(ours_steps),
                  "reached_target": sum(d <= target for d in ours_d)},

@@ -87,6 +87,7 @@ def test_early_stop_per_image(tiny_G):
     unreachable = project(tiny_G, targets, [1, 2], metric, ProjectorSettings(space="w", steps=3, stats_samples=500,
                                                                             stop_distance=-1.0), stats=stats)
     assert unreachable.steps.tolist() == [3, 3]
+    assert all(p.requires_grad for p in tiny_G.parameters())  # the caller's generator is left as it was
 
 
 def test_early_stop_keeps_other_rows_unchanged(tiny_G):

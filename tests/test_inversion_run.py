@@ -36,42 +36,42 @@ def _write_images(folder, count=4, size=16, seed=0):
 
 
 def _options(tmp_path, cache="cache", **kw):
-    settings = ProjectorSettings(space="w", steps=kw.pop("steps", 3), stats_samples=200)
+    settings = ProjectorSettings(space="w", steps=kw.pop("steps", 2), stats_samples=200)
     return InvertOptions(settings=settings, batch=kw.pop("batch", 2), cache=LatentsCache(tmp_path / cache), **kw)
 
 
 def test_invert_folder_writes_table_reconstructions_and_sheet(tiny_G, tmp_path):
-    data = _write_images(tmp_path / "data")
+    data = _write_images(tmp_path / "data", count=3)
     result = invert_dataset(tiny_G, SHA, data, tmp_path / "out", tiny_metric(), _options(tmp_path))
     table = read_latents(tmp_path / "out" / "latents.parquet")
-    assert table.ids == ["im0", "im1", "im2", "im3"] and table.space == "w"
-    assert table.latents.shape == (4, tiny_G.w_dim) and table.metric == "test-random"
+    assert table.ids == ["im0", "im1", "im2"] and table.space == "w"
+    assert table.latents.shape == (3, tiny_G.w_dim) and table.metric == "test-random"
     assert table.generator_sha256 == SHA
-    assert table.columns["steps"] == [3] * 4 and table.columns["method"] == ["project"] * 4
-    assert result.computed == 4 and result.cached == 0
-    assert sorted(p.name for p in (tmp_path / "out" / "reconstructions").iterdir()) == [f"im{i}.png" for i in range(4)]
+    assert table.columns["steps"] == [2] * 3 and table.columns["method"] == ["project"] * 3
+    assert result.computed == 3 and result.cached == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "reconstructions").iterdir()) == [f"im{i}.png" for i in range(3)]
     sheet = Image.open(tmp_path / "out" / "contact_sheet.png")
-    assert sheet.size[0] > sheet.size[1]  # 4 pairs side by side: input | reconstruction
+    assert sheet.size[0] > sheet.size[1]  # 3 pairs side by side: input | reconstruction
 
 
 def test_rerun_is_served_by_the_cache(tiny_G, tmp_path, monkeypatch):
-    data = _write_images(tmp_path / "data")
+    data = _write_images(tmp_path / "data", count=2)
     first = invert_dataset(tiny_G, SHA, data, tmp_path / "a", tiny_metric(), _options(tmp_path))
 
     def no_projection(*args, **kwargs):
         raise AssertionError("a cached image was optimised again")
     monkeypatch.setattr(run_module, "project", no_projection)
     again = invert_dataset(tiny_G, SHA, data, tmp_path / "b", tiny_metric(), _options(tmp_path))
-    assert again.computed == 0 and again.cached == 4
+    assert again.computed == 0 and again.cached == 2
     torch.testing.assert_close(again.table.latents, first.table.latents)
     # another generator (sha) or other settings are other cache keys
     monkeypatch.undo()
     other = invert_dataset(tiny_G, "ff" * 32, data, tmp_path / "c", tiny_metric(), _options(tmp_path))
-    assert other.computed == 4
+    assert other.computed == 2
 
 
 def test_shards_merge_to_the_whole_run(tiny_G, tmp_path):
-    data = _write_images(tmp_path / "data", count=5)
+    data = _write_images(tmp_path / "data", count=3)
     whole = invert_dataset(tiny_G, SHA, data, tmp_path / "whole", tiny_metric(), _options(tmp_path, "cache-a"))
     out = tmp_path / "sharded"
     for i in (1, 0):  # finishing order does not matter

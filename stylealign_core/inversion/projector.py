@@ -48,7 +48,7 @@ class ProjectorSettings:
     pixel_weight: float = 0.0
     truncation_psi: float = 1.0
     noise: str = "optimize"          # "optimize": per-image noise maps; "const": G's stored noise, fixed
-    stop_distance: float | None = None
+    stop_distance: float | None = None  # per-image early stop on the step's distance (with the optimised maps)
     stats_samples: int = 10_000
     betas: tuple[float, float] = (0.9, 0.999)
 
@@ -183,10 +183,20 @@ def project(G, targets: torch.Tensor, seeds: list[int], metric: PerceptualDistan
     """
     n = targets.shape[0]
     if len(seeds) != n:
-        raise ValueError(f"{n} images but {len(seeds)} seeds: pass one seed per image")
+        raise InversionError(f"{n} images but {len(seeds)} seeds", "pass one seed per image")
     device = next(G.parameters()).device
     stats = stats or space_stats(G, settings.space, settings.stats_samples)
-    G.requires_grad_(False)
+    trainable = [p for p in G.parameters() if p.requires_grad]
+    G.requires_grad_(False)  # gradients flow to the codes and maps only; restored below
+    try:
+        return _optimise(G, targets, seeds, metric, settings, start, on_step, stats, device)
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
+
+
+def _optimise(G, targets, seeds, metric, settings, start, on_step, stats, device) -> Projection:
+    n = targets.shape[0]
     generators = noise_maps.image_generators(seeds)
     maps = noise_maps.init_noise_maps(G, generators, device) if settings.noise == "optimize" else {}
     targets = targets.to(device, torch.float32)
