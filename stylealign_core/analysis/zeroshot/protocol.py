@@ -184,6 +184,8 @@ def metrics_json(table: pd.DataFrame) -> dict:
         metric = "miou" if task == "mask" else "acc"
         entry = {}
         for method, suffix in _KEY_SUFFIX.items():
+            if method == ("latent" if task == "mask" else "threshold"):
+                continue  # no latent route for masks, no threshold for classes
             for name in ([metric] if task == "mask" else ["acc", "balanced_acc"]):
                 value = sub[name].get(method) if method in sub.index else None
                 entry[f"{name}{suffix}"] = None if value is None or pd.isna(value) else float(value)

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from tqdm.auto import tqdm
+
 from ...atomic import publish_dir
 from ...errors import OutputExists
 from .errors import ZeroShotError
@@ -61,7 +63,8 @@ def evaluate_models(models_dir, child_data, *, tasks=None, supervised_dir=None, 
     if not tasks:
         raise ZeroShotError(f"{models_dir} holds no zero-shot model; train one with `stylealign zeroshot train`")
     rows = []
-    for task in tasks:
+    for task in tqdm(tasks, desc="zeroshot eval", unit="task",
+                     disable=(not progress) if progress is not None else None):
         model, meta = _load_task_models(models_dir, task, required=True)
         supervised = None
         if supervised_dir is not None:
@@ -87,7 +90,6 @@ def write_results(out, table, metrics: dict, info: dict | None = None, overwrite
         raise OutputExists(f"{out} already exists; pass --overwrite or choose another --out")
 
     def build(tmp: Path) -> None:
-        tmp.mkdir(parents=True)
         table.to_parquet(tmp / TABLE_FILE, index=False)
         records = json.loads(table.to_json(orient="records"))  # NaN -> null: strict JSON
         (tmp / JSON_FILE).write_text(json.dumps({"rows": records, "info": info or {}}, indent=2) + "\n")
