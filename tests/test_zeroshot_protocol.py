@@ -93,3 +93,17 @@ def test_supervised_and_latent_routes(pair):
     save_model(wrong / "skin_tone", model, "skin_tone", ["A", "B"], TINY)   # a category model filed as skin tone
     with pytest.raises(ZeroShotError, match="classes"):
         evaluate_models(root / "models", child, tasks=["skin_tone"], supervised_dir=wrong, boot=BOOT)
+
+
+def test_to_parent_may_return_floats_at_another_size(pair):
+    """A generator's output: floats in [-1, 1], here at half size; the masks are scored at the truth's size."""
+    root, _, child = pair
+
+    def half_size_floats(images):
+        return torch.nn.functional.interpolate(images.float() / 127.5 - 1, scale_factor=0.5, mode="area")
+
+    table, _ = evaluate_models(root / "models", child, to_parent=half_size_floats, boot=BOOT)
+    translated = table[table.method == "translated"].set_index("task")
+    assert 0 <= translated.loc["mask", "miou"] <= 1 and 0 <= translated.loc["category", "acc"] <= 1
+    with pytest.raises(ZeroShotError, match="must return"):
+        evaluate_models(root / "models", child, tasks=["category"], to_parent=lambda images: images[:, :1], boot=BOOT)

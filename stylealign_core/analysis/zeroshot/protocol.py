@@ -60,11 +60,11 @@ def _predict_labels(model, images) -> np.ndarray:
     return predict(model, images).argmax(dim=1).numpy()
 
 
-def _predict_masks(model, images) -> torch.Tensor:
-    """bool masks at the images' size (a model working at another size has its logits resized)."""
+def _predict_masks(model, images, size) -> torch.Tensor:
+    """bool masks at ``size`` (the truth's; logits of a model working at another size are resized)."""
     logits = predict(model, images, batch=128)
-    if logits.shape[-2:] != images.shape[-2:]:
-        logits = torch.nn.functional.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+    if tuple(logits.shape[-2:]) != tuple(size):
+        logits = torch.nn.functional.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
     return logits > 0
 
 
@@ -146,7 +146,11 @@ def evaluate_task(task: str, model, child_data, *, supervised=None, to_parent: C
     """Every available method's row for one task (``model``: trained on parent labels)."""
     test = task_data(child_data, task, "test", classes=None if task == "mask" else classes)
     score = _mask_row if task == "mask" else _classification_row
-    run = _predict_masks if task == "mask" else _predict_labels
+    if task == "mask":
+        def run(net, images):
+            return _predict_masks(net, images, test.targets.shape[-2:])
+    else:
+        run = _predict_labels
     truth = test.targets if task == "mask" else test.targets.numpy()
     rows = []
     if to_parent is not None or translated_folder is not None:
