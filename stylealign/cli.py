@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "stylealign.invert_cli",  # invert a data set into Z/W/W+/S (a Parquet table)
     "stylealign.edit_cli",  # translate parent -> child (and back), morph
     "stylealign.analyze_cli",  # alignment statistics, controls, zero-shot transfer
+    "stylealign.zeroshot_cli",  # zero-shot label transfer (parent labels -> child images)
 ]
 
 
