@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from services import free_port
 
 BIN = Path(sys.executable).parent
 SERVER_START_TIMEOUT_S = 60
@@ -25,12 +26,6 @@ def prefect_env(**extra) -> dict:
                 "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1"})
     env.update({k: str(v) for k, v in extra.items()})
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stop_process_group(proc: subprocess.Popen) -> None:

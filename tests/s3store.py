@@ -9,33 +9,19 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from services import free_port, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "s3" / "ceph-rgw-local.sh"
 PACKAGES = ["ceph-mon", "ceph-osd", "radosgw", "ceph-common"]
 ACCESS_KEY, SECRET_KEY = "DVCACCESSKEY", "DVCSECRETKEY123"
 INSTALL_TIMEOUT_S, START_TIMEOUT_S = 900, 180
-
-
-def unavailable(reason: str):
-    """Skip, or fail under CI=true (CI must run the S3 tests)."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"S3 store unavailable under CI=true: {reason}")
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ensure_ceph() -> None:

@@ -13,10 +13,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 
 from prefect_server import BIN, PrefectServer, prefect_env, stop_process_group
-from s3store import unavailable
+from services import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 POOL = "stylealign-process"

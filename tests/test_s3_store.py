@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from s3store import free_port, start_store
+from s3store import start_store
+from services import free_port
 from stylealign_core.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from stylealign_core.checkpoints.native import sha256_file
 from stylealign_core.generator import Generator
