@@ -27,5 +27,10 @@ class InputMismatch(StylealignError, ValueError):
     without breaking its callers."""
 
 
+class UnalignedPair(InputMismatch):
+    """Two generators that are not an aligned pair (different architecture): the message names the first
+    mismatch, e.g. ``channel_base: parent 256, child 512`` (see :mod:`stylealign_core.aligned`)."""
+
+
 class OutputExists(StylealignError, FileExistsError):
     """An output is already there and the command was not told to replace it (the message names the flag)."""

@@ -55,7 +55,7 @@ def test_cli_refuses_an_unaligned_pair_naming_the_mismatch(tmp_path, tiny_g_kwar
     assert main(["analyze", "alignment", "--parent", str(parent), "--child", str(other),
                  "--out", str(tmp_path / "out")] + FAST) == 2
     err = capsys.readouterr().err
-    assert "not aligned: w_dim is 32 in the parent and 16 in the child" in err
+    assert "not an aligned pair (w_dim: parent 32, child 16)" in err
     assert not (tmp_path / "out").exists()
 
 

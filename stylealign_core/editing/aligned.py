@@ -2,10 +2,9 @@
 
 Translation, layer swapping and weight morphing feed one code to both networks or mix their weights
 tensor by tensor, which only means something when every layer has the same shape in both. A pair is
-checked here once, and a mismatch is refused with the first difference named::
+checked once (:mod:`stylealign_core.aligned`), and a mismatch is refused with the first difference named::
 
-    check_aligned(parent, child)            # UnalignedPair: "channel_base: parent 256, child 512 ..."
-    pair = load_aligned_pair("parent.json", "child.json")
+    pair = load_aligned_pair("parent.json", "child.json")   # UnalignedPair: "... (channel_base: parent 256, ...)"
 """
 from __future__ import annotations
 
@@ -14,41 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import UnalignedPair
-
-# Constructor settings that change the layers a generator has or how a code flows through them.
-ARCHITECTURE_KEYS = ("z_dim", "w_dim", "c_dim", "img_resolution", "img_channels", "mapping_layers",
-                     "channel_base", "channel_max", "layer_features", "use_noise")
-
-
-def architecture_mismatch(first: torch.nn.Module, second: torch.nn.Module,
-                          names: tuple[str, str] = ("parent", "child")) -> str | None:
-    """The first architectural difference between two generators as one phrase, or None when aligned."""
-    a, b = names
-    if type(first).__name__ != type(second).__name__:
-        return f"network class: {a} {type(first).__name__}, {b} {type(second).__name__}"
-    cfg_a, cfg_b = getattr(first, "config", {}) or {}, getattr(second, "config", {}) or {}
-    for key in ARCHITECTURE_KEYS:
-        if cfg_a.get(key) != cfg_b.get(key):
-            return f"{key}: {a} {cfg_a.get(key)}, {b} {cfg_b.get(key)}"
-    shapes_a = {k: tuple(v.shape) for k, v in first.state_dict().items()}
-    shapes_b = {k: tuple(v.shape) for k, v in second.state_dict().items()}
-    for key in sorted(shapes_a.keys() ^ shapes_b.keys()):
-        return f"tensor {key}: only the {a if key in shapes_a else b} has it"
-    for key, shape in shapes_a.items():
-        if shapes_b[key] != shape:
-            return f"tensor {key}: {a} {list(shape)}, {b} {list(shapes_b[key])}"
-    return None
-
-
-def check_aligned(parent: torch.nn.Module, child: torch.nn.Module,
-                  names: tuple[str, str] = ("parent", "child")) -> None:
-    """Raise :class:`UnalignedPair` naming the first mismatch unless the two generators are aligned."""
-    problem = architecture_mismatch(parent, child, names)
-    if problem is not None:
-        raise UnalignedPair(f"{names[0]} and {names[1]} are not an aligned pair ({problem}): translation, "
-                            "layer swapping and morphing need a child fine-tuned from this parent "
-                            "(same architecture)")
+from ..aligned import architecture_mismatch, check_aligned  # noqa: F401 (the one check, re-exported)
 
 
 @dataclass
