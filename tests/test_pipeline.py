@@ -240,6 +240,48 @@ def test_changing_a_finetune_param_outdates_only_finetune(dvc_repo):
         path.write_text(original)
 
 
+def _experiments(show_json: str) -> dict:
+    """{experiment name: (its smoke params' finetune.train.finetune, its smoke finetune metrics)}."""
+    found = {}
+    for rev in json.loads(show_json):
+        for exp in rev.get("experiments") or []:
+            data = exp["revs"][0]["data"]
+            train = data["params"]["smoke/params.yaml"]["data"]["finetune"]["train"]
+            found[exp["name"]] = (train["finetune"], data["metrics"]["smoke/metrics/finetune.json"].get("data"))
+    return found
+
+
+def test_dvc_exp_queue_sweeps_the_freeze_options(dvc_repo):
+    """README "Sweeps": fine-tuning freeze settings queued with `dvc exp run --queue -S` on the smoke
+    parent -> finetune sub-pipeline, then run; each experiment records its params and its metrics, and the
+    stages upstream of the swept parameter are reused, not rerun."""
+    repo, env, dvc = dvc_repo["repo"], dvc_repo["env"], dvc_repo["dvc"]
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    subprocess.run(git + ["add", "-A"], cwd=repo, check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "smoke pipeline"], cwd=repo, check=True)  # exps need a HEAD
+    sweep = {"freeze-mapping": ["mapping"], "freeze-mapping-affine": ["mapping", "affine"]}
+    for name, freeze in sweep.items():
+        queued = run(dvc + ["exp", "run", "--queue", "smoke/dvc.yaml:finetune", "-n", name, "-S",
+                            f"smoke/params.yaml:finetune.train.finetune.freeze=[{','.join(freeze)}]"],
+                     timeout=60, cwd=repo, env=env)
+        assert queued.returncode == 0, _show(queued)
+    try:
+        ran = run(dvc + ["exp", "run", "--run-all", "-j", "1"], timeout=420, cwd=repo, env=env)
+    finally:
+        run(dvc + ["queue", "stop", "--kill"], timeout=60, cwd=repo, env=env)
+    assert ran.returncode == 0, _show(ran)
+    log = ran.stdout + ran.stderr
+    assert log.count("Stage 'smoke/dvc.yaml:parent' didn't change, skipping") == len(sweep), _show(ran)
+    show = run(dvc + ["exp", "show", "--json"], timeout=60, cwd=repo, env=env)
+    assert show.returncode == 0, _show(show)
+    experiments = _experiments(show.stdout)
+    assert set(experiments) == set(sweep), show.stdout[-2000:]
+    for name, freeze in sweep.items():
+        settings, metrics = experiments[name]
+        assert settings["freeze"] == freeze
+        assert metrics and metrics["kimg"] == pytest.approx(0.064) and metrics["steps"] == 8, metrics
+
+
 # ---- serving: flow.serve() deployment, cron schedule, a run started from the server --------------------
 
 def test_serve_registers_a_scheduled_deployment_that_runs(tmp_path, client_env, prefect_server):
