@@ -127,6 +127,35 @@ def test_changed_image_is_translated_again_and_overlapping_prefixes_are_refused(
         batch_translate(input=str(inbox), output=str(inbox / "translated"), **pair, **FAST)
 
 
+def test_command_line_runs_the_flow_and_defaults_resolve_against_params(api, pair, tmp_path, capsys):
+    from flows.batch_translate import _locations
+    from stylealign.cli import build_parser, main
+    from stylealign_core.inversion import DEFAULT_METRIC
+
+    inbox = _inbox(tmp_path / "inbox", range(2))
+    argv = ["translate-batch", "--input", str(inbox), "--output", str(tmp_path / "out"), "--parent", pair["parent"],
+            "--child", pair["child"], "--steps", "3", "--metric", "stlpips-alex", "--threads", "1"]
+    assert main(argv) == 0
+    assert "translated 2 image(s), 0 already done" in capsys.readouterr().out
+    assert main(argv) == 0
+    assert "translated 0 image(s), 2 already done" in capsys.readouterr().out
+    assert main(argv[:5]) == 2
+    assert "pass --parent and --child, or --params FILE" in capsys.readouterr().err
+    assert build_parser().parse_args(argv[:5]).metric == DEFAULT_METRIC
+
+    # prefect.yaml's scheduled deployment: paths relative to params.yaml, the pipeline's parent and child
+    import yaml
+    deployments = {d["name"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
+    spec = deployments["stylealign-batch-translate"]
+    assert spec["entrypoint"] == "flows/batch_translate.py:batch_translate" and spec["schedules"][0]["cron"]
+    defaults = spec["parameters"]
+    (tmp_path / defaults["params_path"]).write_text((ROOT / "smoke" / "params.yaml").read_text())
+    where = _locations(str(tmp_path / defaults["params_path"]), defaults["input"], "s3://b/out", None, None)
+    assert where == {"input": str(tmp_path / "batch" / "inbox"), "output": "s3://b/out",
+                     "parent": str(tmp_path / "models" / "parent-resolved" / "network.json"),
+                     "child": str(tmp_path / "runs" / "child" / "network-final.json")}
+
+
 # ---- S3: input and output prefixes in a real store --------------------------------------------------------
 
 @pytest.fixture(scope="module")
