@@ -11,6 +11,7 @@ Tiny freshly initialised parent/child generators (16 px), 32 px input images, 3 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -117,14 +118,35 @@ def test_local_rerun_skips_everything_new_images_alone_are_translated_and_dask_a
             assert np.abs(np.asarray(x, np.int16) - np.asarray(y, np.int16)).max() <= 1
 
 
-def test_changed_image_is_translated_again_and_overlapping_prefixes_are_refused(api, pair, tmp_path):
-    inbox, out = _inbox(tmp_path / "inbox", range(2)), tmp_path / "out"
-    batch_translate(input=str(inbox), output=str(out), **pair, **FAST)
-    (inbox / "im1.png").write_bytes(_png(7))  # same name, new content: a new key
+def test_a_killed_run_keeps_what_it_finished_a_changed_image_is_redone_and_bad_settings_are_refused(
+        api, pair, tmp_path):
+    from stylealign_core.editing import load_aligned_pair
+    from stylealign_core.editing.batch import BatchSettings, translate_names
+    from stylealign_core.editing.errors import EditError
+    from stylealign_core.inversion import load_metric
+    from stylealign_core.prefix import open_prefix
+
+    inbox, out = _inbox(tmp_path / "inbox", range(3)), tmp_path / "out"
+    # what a run killed after its first batch leaves: one PNG and its record, no manifest
+    settings = BatchSettings.create(steps=3, metric="stlpips-alex", batch=2, stats_samples=200)
+    translate_names(load_aligned_pair(pair["parent"], pair["child"]), load_metric("stlpips-alex"),
+                    open_prefix(inbox), open_prefix(out), ["im0.png"], settings)
+    assert not (out / MANIFEST_NAME).exists()
     rerun = batch_translate(input=str(inbox), output=str(out), **pair, **FAST)
-    assert (rerun["translated"], rerun["skipped"]) == (1, 1)
+    assert (rerun["translated"], rerun["skipped"]) == (2, 1)
+    assert [r["name"] for r in json.loads((out / MANIFEST_NAME).read_text())["items"]] == \
+        ["im0.png", "im1.png", "im2.png"]
+
+    (inbox / "im1.png").write_bytes(_png(7))  # same name, new content: a new key
+    changed = batch_translate(input=str(inbox), output=str(out), **pair, **FAST)
+    assert (changed["translated"], changed["skipped"]) == (1, 2)
+    row = next(r for r in json.loads((out / MANIFEST_NAME).read_text())["items"] if r["name"] == "im1.png")
+    assert row["input_sha256"] == hashlib.sha256(_png(7)).hexdigest()
+
     with pytest.raises(PrefixError, match="overlap.*fix: choose an output prefix outside"):
         batch_translate(input=str(inbox), output=str(inbox / "translated"), **pair, **FAST)
+    with pytest.raises(EditError, match="unknown projector setting.*stepz.*fix: use"):
+        BatchSettings.create(stepz=3)
 
 
 def test_command_line_runs_the_flow_and_defaults_resolve_against_params(api, pair, tmp_path, capsys):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 
@@ -60,6 +60,9 @@ class BatchSettings:
         :class:`~stylealign_core.inversion.ProjectorSettings` fields (lr, stats_samples, ...)."""
         if batch < 1:
             raise EditError(f"batch must be >= 1 image, got {batch}")
+        known = {f.name for f in fields(ProjectorSettings)} - {"space", "steps", "truncation_psi"}
+        if unknown := sorted(set(projector) - known):
+            raise EditError(f"unknown projector setting(s) {', '.join(unknown)} (fix: use {', '.join(sorted(known))})")
         psi = default_truncation(space) if truncation_psi is None else float(truncation_psi)
         settings = ProjectorSettings(space=space, steps=steps, truncation_psi=psi, **projector)
         return cls(settings, metric, metric_file, seed, batch)
