@@ -8,6 +8,7 @@ Prefixes: a local directory or ``s3://BUCKET/PREFIX`` (endpoint: ``endpoint_url`
 credentials only from the environment: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``). With
 ``params_path``, relative local paths resolve against that file's directory, and ``parent`` / ``child``
 default to the pipeline's resolved parent (``parent.out``) and fine-tuned child (``finetune.out``).
+Checkpoints may be ``s3://`` URLs too (read through the checkpoint cache, endpoint ``$AWS_ENDPOINT_URL``).
 
 Idempotent (the skip rule of :mod:`stylealign_core.editing.batch`): images already translated with the same
 content, checkpoints and settings are skipped, so a scheduled rerun translates only what is new. The
