@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "stylealign.metrics_cli",  # FID/KID (optional extra: stylealign[metrics])
     "stylealign.invert_cli",  # invert a data set into Z/W/W+/S (a Parquet table)
     "stylealign.edit_cli",  # translate parent -> child (and back), morph
+    "stylealign.batch_cli",  # translate-batch: a folder / s3:// prefix, idempotent (the batch-translate flow)
     "stylealign.analyze_cli",  # alignment statistics, controls, zero-shot transfer
     "stylealign.zeroshot_cli",  # zero-shot label transfer (parent labels -> child images)
 ]

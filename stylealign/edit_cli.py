@@ -75,7 +75,8 @@ def _codes(args, G, sha, space):
 
 
 def _truncation(args, space: str) -> float:
-    return args.trunc if args.trunc is not None else (0.5 if space == "z" else 1.0)
+    from stylealign_core.editing.translate import default_truncation
+    return args.trunc if args.trunc is not None else default_truncation(space)
 
 
 def _check_translate_args(args) -> None:

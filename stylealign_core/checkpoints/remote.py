@@ -42,19 +42,32 @@ def _urlopen(url: str):  # indirection so tests can serve files without a networ
     return urllib.request.urlopen(url, timeout=TIMEOUT_S)  # noqa: S310 - scheme checked by the caller
 
 
+def split_s3_url(url: str) -> tuple[str, str]:
+    """(bucket, key) of ``s3://BUCKET/KEY`` (the key unquoted; empty when the URL names only a bucket)."""
+    parsed = urllib.parse.urlsplit(url)
+    return parsed.netloc, urllib.parse.unquote(parsed.path.lstrip("/"))
+
+
+def s3_client(endpoint_url: str | None = None):
+    """A boto3 S3 client: endpoint ``endpoint_url``, else ``$AWS_ENDPOINT_URL`` (unset: AWS); credentials from
+    boto3's chain (environment, ``~/.aws``); bounded timeouts, transient failures retried. ImportError
+    without boto3."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=10, read_timeout=TIMEOUT_S, retries={"max_attempts": 4, "mode": "standard"})
+    return boto3.client("s3", endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None, config=config)
+
+
 def _s3_open(url: str):
     """A readable stream of the object at ``s3://BUCKET/KEY`` (boto3, endpoint from ``$AWS_ENDPOINT_URL``)."""
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError:
-        raise CheckpointError(url, "s3:// needs boto3", "pip install 'stylealign[pipeline]' (or boto3)") from None
-    parsed = urllib.parse.urlsplit(url)
-    bucket, key = parsed.netloc, urllib.parse.unquote(parsed.path.lstrip("/"))
+    bucket, key = split_s3_url(url)
     if not bucket or not key:
         raise CheckpointError(url, "an s3:// URL needs a bucket and a key", "write it as s3://BUCKET/path/to/file")
-    config = Config(connect_timeout=10, read_timeout=TIMEOUT_S, retries={"max_attempts": 4, "mode": "standard"})
-    client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, config=config)
+    try:
+        client = s3_client()
+    except ImportError:
+        raise CheckpointError(url, "s3:// needs boto3", "pip install 'stylealign[pipeline]' (or boto3)") from None
     return client.get_object(Bucket=bucket, Key=key)["Body"]
 
 

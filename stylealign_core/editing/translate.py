@@ -54,6 +54,11 @@ def entry_code(G, latents: torch.Tensor, space: str, truncation_psi: float = 1.0
     return truncate(latents, G.mapping.w_avg, truncation_psi) if truncation_psi != 1 else latents
 
 
+def default_truncation(space: str) -> float:
+    """The truncation a translation uses unless told: 0.5 for Z codes (StyleAlign's code), 1 (none) otherwise."""
+    return 0.5 if space == "z" else 1.0
+
+
 def entry_space(space: str) -> str:
     """The space :func:`entry_code` returns for input in ``space``."""
     return "w" if space == "z" else space
