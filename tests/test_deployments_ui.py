@@ -58,11 +58,13 @@ def _cli(env, *args, timeout=180) -> subprocess.CompletedProcess:
     return proc
 
 
-def _wait_for_text(driver, text: str, timeout_s: float = 60) -> str:
+def _wait_for_text(driver, *texts: str, timeout_s: float = 60) -> str:
+    """The page's text once every one of ``texts`` is shown (the UI fills its panels one by one), or at the
+    deadline whatever it shows then."""
     deadline = time.monotonic() + timeout_s
     while True:
         body = driver.find_element("tag name", "body").text
-        if text in body or time.monotonic() > deadline:
+        if all(text in body for text in texts) or time.monotonic() > deadline:
             return body
         time.sleep(0.5)
 
@@ -117,13 +119,13 @@ def _run_deployment(api_url: str, params: Path, worker_log: Path) -> str:
 
 def _check_ui(driver, url: str) -> None:
     driver.get(url)
-    body = _wait_for_text(driver, "Completed")
+    body = _wait_for_text(driver, "Completed", "stylealign-parent")
     SCREENSHOTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "prefect-ui-flow-run.png"))
     assert "Completed" in body and "stylealign-parent" in body, body[:2000]
     tab = [e for e in driver.find_elements("xpath", "//*[normalize-space(.)='Artifacts']") if e.is_displayed()]
     assert tab, "no Artifacts tab in the flow-run page"
     tab[0].click()
-    body = _wait_for_text(driver, "parent-resolved", 30)
+    body = _wait_for_text(driver, "parent-resolved", timeout_s=30)
     driver.save_screenshot(str(SCREENSHOTS / "prefect-ui-artifacts.png"))
     assert "parent-resolved" in body, body[:2000]
