@@ -69,17 +69,21 @@ def encode_batches(G, E: Encoder, targets: torch.Tensor, space: str, batch: int 
 
 def evaluate_encoder(G, E: Encoder, targets: torch.Tensor, seeds: list[int], metric,
                      projector: ProjectorSettings, refine_steps: int = MAX_REFINE_STEPS,
-                     batch: int = 16) -> dict:
-    """Mean distances and images/s of the encoder, encoder + ``refine_steps`` and the projector."""
+                     batch: int = 16, projector_distance: float | None = None) -> dict:
+    """Mean distances and seconds of the encoder, encoder + ``refine_steps`` and the projector
+    (``projector_distance``: the projector's mean distance measured before, on the same images; not rerun)."""
     stats = space_stats(G, projector.space, projector.stats_samples)
     figures = {"images": len(targets), "space": projector.space, "refine_steps": refine_steps,
                "projector_steps": projector.steps, "metric": metric.name}
     t0 = time.perf_counter()
     codes = encode_batches(G, E, targets, projector.space)
     figures["encoder_seconds"] = time.perf_counter() - t0
-    for name, settings, start in (("encoder", refine_settings(projector, 0), codes),
-                                  ("refined", refine_settings(projector, refine_steps), codes),
-                                  ("projector", projector, None)):
+    runs = [("encoder", refine_settings(projector, 0), codes),
+            ("refined", refine_settings(projector, refine_steps), codes), ("projector", projector, None)]
+    if projector_distance is not None:
+        figures["projector"] = projector_distance
+        runs = runs[:2]
+    for name, settings, start in runs:
         distances, t0 = [], time.perf_counter()
         for i in range(0, len(targets), batch):
             rows = slice(i, i + batch)
