@@ -31,7 +31,8 @@ def cmd_train(args) -> int:
                                     real_fraction=args.real_fraction if args.data else 0.0,
                                     latent_weight=args.latent_weight, perceptual_weight=args.perceptual_weight,
                                     pixel_weight=args.pixel_weight, truncation_psi=args.trunc,
-                                    channels=args.channels, channel_max=args.channel_max, seed=args.seed,
+                                    channels=args.channels, channel_max=args.channel_max, hidden=args.hidden,
+                                    seed=args.seed,
                                     snapshot_kimg=args.snapshot_kimg)
     ckpt = load_checkpoint(args.network)
     G = ckpt.generator.eval().to(args.device)
@@ -78,6 +79,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi of the generator samples (default 1)")
     p.add_argument("--channels", type=int, default=32, help="features of the first conv (default 32)")
     p.add_argument("--channel-max", type=int, default=128, help="most features of a block (default 128)")
+    p.add_argument("--hidden", type=int, default=256, help="units of the head's hidden layer (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and real-image draws (default 0)")
     p.add_argument("--snapshot-kimg", type=float, default=5.0, help="save OUT every this many kimg (default 5)")
     p.add_argument("--resume", action="store_true", help="continue OUT from its last save (same generator, space)")

@@ -21,7 +21,7 @@ from test_inversion_projector import tiny_metric
 HAS_STLPIPS = importlib.util.find_spec("stlpips_pytorch") is not None
 TINY = dict(z_dim=32, w_dim=32, img_resolution=16, img_channels=3, mapping_layers=2, channel_base=256, channel_max=32)
 SHA = "ab" * 32
-SMALL = dict(channels=8, channel_max=16)
+SMALL = dict(channels=8, channel_max=16, hidden=64)
 
 
 def _generator() -> Generator:
@@ -43,7 +43,7 @@ def trained(tmp_path_factory, _one_thread):
     """(G, path of an encoder trained 120 steps on G's samples, training summary)."""
     G = _generator()
     out = tmp_path_factory.mktemp("enc") / "enc"
-    settings = EncoderTrainSettings(kimg=120 * 16 / 1000, batch=16, lr=2e-3, stats_samples=500,
+    settings = EncoderTrainSettings(kimg=120 * 16 / 1000, batch=16, lr=5e-3, stats_samples=500,
                                     snapshot_kimg=1.0, **SMALL)
     summary = train_encoder(G, SHA, tiny_metric(), settings, None, out)
     return G, out, summary
@@ -90,7 +90,7 @@ def test_training_saves_and_resumes(trained, tmp_path):
     G, out, summary = trained
     assert summary["step"] == 120 and summary["losses"]["latent"] < 1.0
     ckpt = load_checkpoint(out)
-    assert ckpt.metadata["step"] == 120 and ckpt.metadata["recipe"]["lr"] == 2e-3
+    assert ckpt.metadata["step"] == 120 and ckpt.metadata["recipe"]["lr"] == 5e-3
     # resuming a finished run trains nothing more; a longer one continues from the saved step
     settings = EncoderTrainSettings(kimg=122 * 16 / 1000, batch=16, lr=2e-3, stats_samples=500, **SMALL)
     copy = tmp_path / "enc"
@@ -138,7 +138,8 @@ def test_invert_encode_table_refine_and_cache(trained, tmp_path, monkeypatch):
     table = read_latents(tmp_path / "a" / "latents.parquet")
     assert table.ids == [f"g{i}" for i in range(5)] and table.latents.shape == (5, G.num_ws, G.w_dim)
     assert table.columns["method"] == ["encode"] * 5 and table.columns["steps"] == [0] * 5
-    assert (tmp_path / "a" / "contact_sheet.png").is_file() and len(list((tmp_path / "a" / "reconstructions").iterdir())) == 5
+    assert (tmp_path / "a" / "contact_sheet.png").is_file()
+    assert len(list((tmp_path / "a" / "reconstructions").iterdir())) == 5
     info = json.loads((tmp_path / "a" / "invert.json").read_text())
     assert info["method"] == "encode" and info["encoder_sha256"] == ckpt.sha256
     with torch.no_grad():
@@ -183,6 +184,7 @@ def test_cli_encoder_train_and_invert_encode(tmp_path, capsys):
     enc = tmp_path / "enc"
     assert main(["encoder", "train", "--network", str(network), "--data", str(data), "--split", "all", "--out",
                  str(enc), "--kimg", "0.008", "--batch", "4", "--channels", "8", "--channel-max", "16",
+                 "--hidden", "64",
                  "--metric", "stlpips-alex", "--no-progress"]) == 0
     assert "2 steps" in capsys.readouterr().out
     common = ["invert", "--data", str(data), "--network", str(network), "--metric", "stlpips-alex",

@@ -7,9 +7,9 @@
 
 Architecture: a 3x3 conv to ``channels`` features at the generator's resolution, then stride-2 blocks
 (3x3 conv stride 2 + 3x3 conv, leaky ReLU) doubling the features up to ``channel_max`` until 4x4, then
-one linear head from the flattened 4x4 map (plus the globally pooled features of every block, a cheap
-stand-in for pSp's multi-level map2style) to an offset per style input: ``w = w_avg + offset``. With
-``space="w"`` one offset is shared by all layers. The head is initialised at zero, so an untrained encoder
+a two-layer head (``hidden`` units) from the flattened 4x4 map plus the globally pooled features of every
+block (a cheap stand-in for pSp's multi-level map2style) to an offset per style input: ``w = w_avg + offset``. With
+``space="w"`` one offset is shared by all layers. The head's last layer is initialised at zero, so an untrained encoder
 is the "null encoder" (the mean latent); ``w_avg`` is a buffer copied from the generator.
 
 The config records the generator's sha256 and the space; :func:`check_encoder` refuses a generator of
@@ -46,7 +46,7 @@ class Encoder(torch.nn.Module):
     """Image ``[N, C, R, R]`` in [-1, 1] -> W+ ``[N, num_ws, w_dim]`` (or W ``[N, w_dim]``), see the module doc."""
 
     def __init__(self, img_resolution: int, img_channels: int, w_dim: int, num_ws: int, space: str = "w+",
-                 channels: int = 32, channel_max: int = 128, generator_sha256: str = ""):
+                 channels: int = 32, channel_max: int = 128, hidden: int = 256, generator_sha256: str = ""):
         super().__init__()
         if space not in ENCODER_SPACES:
             raise ValueError(f"encoder space must be one of {ENCODER_SPACES}, got {space!r}")
@@ -62,18 +62,20 @@ class Encoder(torch.nn.Module):
             cin, res = cout, res // 2
         self.blocks = torch.nn.ModuleList(blocks)
         pooled = channels + sum(b.conv.out_channels for b in blocks)
-        self.head = torch.nn.Linear(cin * 16 + pooled, w_dim * (num_ws if space == "w+" else 1))
+        self.hidden = torch.nn.Linear(cin * 16 + pooled, hidden)
+        self.head = torch.nn.Linear(hidden, w_dim * (num_ws if space == "w+" else 1))
         torch.nn.init.zeros_(self.head.weight)
         torch.nn.init.zeros_(self.head.bias)
         self.register_buffer("w_avg", torch.zeros([w_dim]))
 
     @classmethod
     def for_generator(cls, G, generator_sha256: str, space: str = "w+", channels: int = 32,
-                      channel_max: int = 128) -> "Encoder":
+                      channel_max: int = 128, hidden: int = 256) -> "Encoder":
         """A null encoder for ``G`` (output = G's w_avg) with the shapes and sha256 of that generator."""
         from .spaces import w_average
         E = cls(img_resolution=G.img_resolution, img_channels=G.img_channels, w_dim=G.w_dim, num_ws=G.num_ws,
-                space=space, channels=channels, channel_max=channel_max, generator_sha256=generator_sha256)
+                space=space, channels=channels, channel_max=channel_max, hidden=hidden,
+                generator_sha256=generator_sha256)
         E.w_avg.copy_(w_average(G).cpu())
         return E
 
@@ -85,7 +87,7 @@ class Encoder(torch.nn.Module):
             pooled.append(x.mean(dim=(2, 3)))
         if x.shape[-1] != 4:
             raise ValueError(f"encoder for {self.img_resolution}px images got {list(images.shape)}")
-        offset = self.head(torch.cat([x.flatten(1), *pooled], dim=1))
+        offset = self.head(F.leaky_relu(self.hidden(torch.cat([x.flatten(1), *pooled], dim=1)), 0.2))
         if self.space == "w":
             return self.w_avg + offset
         return self.w_avg + offset.view(-1, self.num_ws, self.w_dim)

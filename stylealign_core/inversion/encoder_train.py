@@ -50,6 +50,7 @@ class EncoderTrainSettings:
     truncation_psi: float = 1.0      # of the generator samples
     channels: int = 32
     channel_max: int = 128
+    hidden: int = 256
     seed: int = 0
     snapshot_kimg: float = 5.0
     stats_samples: int = 2000
@@ -118,7 +119,8 @@ def _start(G, generator_sha256: str, settings: EncoderTrainSettings, out: Path, 
                                  f"{E.space}, not {generator_sha256} in {settings.space}",
                                  "pass another --out, or the generator and space it was trained for")
         return E.to(device).train().requires_grad_(True), int(ckpt.metadata.get("step", 0))
-    E = Encoder.for_generator(G, generator_sha256, settings.space, settings.channels, settings.channel_max)
+    E = Encoder.for_generator(G, generator_sha256, settings.space, settings.channels, settings.channel_max,
+                              settings.hidden)
     return E.to(device).train(), 0
 
 
