@@ -83,7 +83,9 @@ def cmd_invert(args) -> int:
                             limit=args.limit,
                             strict=args.strict, cache=LatentsCache(args.cache_dir, enabled=not args.no_cache),
                             progress=not args.no_progress, generator_uri=str(args.network), **encoder_args)
-    if options.encoder is not None:
+    if options.encoder is not None:  # refuse an encoder of another generator before reading any image
+        from stylealign_core.inversion import check_encoder
+        check_encoder(options.encoder, G, ckpt.sha256, options.encoder_uri, options.generator_uri)
         options.encoder.to(args.device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
