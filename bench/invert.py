@@ -9,12 +9,17 @@ Same generator, same images, same perceptual metric, same process:
    leaving its batch once it reaches the target (per-image early stop); ``--noise const`` (default) keeps
    the generator's noise, so the distance the early stop sees is the one the code reproduces.
 
-Prints both rates (images/s, wall clock), their ratio (ours / official), the mean final distances and how
+4. with ``--encoder ENC`` (``stylealign encoder train``): the encoder alone (one forward pass per batch) and
+   the encoder + ``--refine`` (50) projector steps from its codes (const noise, no latent noise), in the
+   encoder's batches; the quality floor of issue 17 is checked against ours (the batched projector):
+   encoder <= 1.5x its distance, encoder + <= 50 refine steps within 10%.
+
+Prints the rates (images/s, wall clock), their ratios to the official recipe, the mean final distances and how
 many images of ours reached the target. Final distances are measured on the code rendered with the
 generator's constant noise (what a latents table reproduces), for both.
 
     python bench/invert.py --network /work/shared/relay/emoji-noto-64/network.json --data data/emoji-google-64 \
-        --images 4 --official-steps 1000 --steps 300 --threads 2
+        --images 4 --official-steps 1000 --steps 300 --threads 2 [--encoder runs/enc.json --refine 50]
 """
 from __future__ import annotations
 
@@ -30,7 +35,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stylealign_core.checkpoints import load_checkpoint  # noqa: E402
-from stylealign_core.inversion import ProjectorSettings, image_seed, load_metric, project  # noqa: E402
+from stylealign_core.inversion import (ProjectorSettings, check_encoder, image_seed, load_encoder,  # noqa: E402
+                                       load_metric, project, quality_floor, refine_settings)
+from stylealign_core.inversion.encoder_eval import encode_batches  # noqa: E402
 from stylealign_core.inversion.images import list_inputs, load_inputs, to_tensor  # noqa: E402
 from stylealign_core.inversion.spaces import space_stats  # noqa: E402
 
@@ -68,6 +75,39 @@ def run_ours(G, targets, seeds, metric, args, target: float):
     return time.perf_counter() - t0, distances, steps
 
 
+def run_encoder(G, E, targets, seeds, metric, args, refine: int):
+    """(seconds, distances) of the encoder's codes refined by ``refine`` steps (0: the encoder alone; its
+    time is the encoding only, the distances are measured afterwards, untimed)."""
+    settings = refine_settings(ProjectorSettings(space=args.space), refine)
+    stats = space_stats(G, args.space, settings.stats_samples)
+    seconds, distances = 0.0, []
+    for start in range(0, len(targets), args.batch):
+        rows = slice(start, start + args.batch)
+        t0 = time.perf_counter()
+        codes = encode_batches(G, E, targets[rows], args.space)
+        if refine:
+            result = project(G, targets[rows], seeds[rows], metric, settings, start=codes, stats=stats)
+        seconds += time.perf_counter() - t0
+        if not refine:
+            result = project(G, targets[rows], seeds[rows], metric, settings, start=codes, stats=stats)
+        distances += result.distance.tolist()
+    return seconds, distances
+
+
+def encoder_figures(G, ckpt, targets, seeds, metric, args, figures) -> None:
+    E, enc_ckpt = load_encoder(args.encoder)
+    check_encoder(E, G, ckpt.sha256, args.encoder, args.network)
+    for name, refine in (("encoder", 0), ("encoder_refine", args.refine)):
+        seconds, distances = run_encoder(G, E, targets, seeds, metric, args, refine)
+        figures[name] = {"space": args.space, "batch": args.batch, "refine_steps": refine, "seconds": seconds,
+                         "images_per_s": len(targets) / seconds, "mean_distance": statistics.fmean(distances),
+                         "encoder_sha256": enc_ckpt.sha256}
+        figures[f"ratio_{name}_over_official"] = figures[name]["images_per_s"] / figures["official"]["images_per_s"]
+    floor = quality_floor(figures["encoder"]["mean_distance"], figures["encoder_refine"]["mean_distance"],
+                          figures["ours"]["mean_distance"], args.refine)
+    figures["floor"] = {"passed": floor.passed, "message": floor.message}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--network", default="/work/shared/relay/emoji-noto-64/network.json")
@@ -87,6 +127,8 @@ def main(argv=None) -> int:
     p.add_argument("--metric", default="stlpips-vgg")
     p.add_argument("--target", type=float, help="distance to reach (default: the official recipe's median)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--encoder", help="also time this encoder (alone and + --refine steps)")
+    p.add_argument("--refine", type=int, default=50, help="encoder: refine steps (default 50)")
     p.add_argument("--json", help="also write the figures to this file")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -113,6 +155,8 @@ def main(argv=None) -> int:
                  "reached_target": sum(d <= target for d in ours_d)},
     }
     figures["ratio_ours_over_official"] = figures["ours"]["images_per_s"] / figures["official"]["images_per_s"]
+    if args.encoder:
+        encoder_figures(G, ckpt, targets, seeds, metric, args, figures)
     print(f"cpu {figures['cpu']}, {args.threads} threads; generator {ckpt.sha256[:12]}; metric {metric.name}; "
           f"{n} images; target distance {target:.4f}")
     for name in ("official", "ours"):
@@ -122,6 +166,13 @@ def main(argv=None) -> int:
     print(f"  ours: mean steps {figures['ours']['mean_steps']:.0f}, {figures['ours']['reached_target']}/{n} "
           f"reached the target (final distance, const noise)")
     print(f"ratio ours / official: {figures['ratio_ours_over_official']:.2f}x")
+    for name in ("encoder", "encoder_refine") if args.encoder else ():
+        f = figures[name]
+        print(f"  {name:14s} {f['space']:>2s} refine {f['refine_steps']:>3d}: {f['images_per_s']:.4f} img/s "
+              f"({f['seconds']:.2f} s), mean distance {f['mean_distance']:.4f}; "
+              f"{figures[f'ratio_{name}_over_official']:.1f}x the official recipe")
+    if args.encoder:
+        print(f"quality floor vs ours: {figures['floor']['message']}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     return 0

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "stylealign.pipeline_cli",
     "stylealign.metrics_cli",  # FID/KID (optional extra: stylealign[metrics])
     "stylealign.invert_cli",  # invert a data set into Z/W/W+/S (a Parquet table)
+    "stylealign.encoder_cli",  # train an inversion encoder for a generator
     "stylealign.edit_cli",  # translate parent -> child (and back), morph
     "stylealign.batch_cli",  # translate-batch: a folder / s3:// prefix, idempotent (the batch-translate flow)
     "stylealign.analyze_cli",  # alignment statistics, controls, zero-shot transfer

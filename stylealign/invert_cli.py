@@ -1,5 +1,8 @@
 """`stylealign invert`: project a data set into Z, W, W+ or S of a generator (a Parquet latents table).
 
+--method encode --encoder ENC [--refine K] uses a trained encoder (`stylealign encoder train`) instead of,
+or as the start of, the projector.
+
 Writes OUT/latents.parquet (id, space, latent, distance, mse, loss, steps, method, metric,
 generator_sha256, ...), OUT/reconstructions/<id>.png, OUT/contact_sheet.png (input | reconstruction)
 and OUT/invert.json. With --shard I/N only shard I is inverted (into OUT/shards/); --merge then joins
@@ -22,7 +25,8 @@ _EPILOG = (
     "runs skip them. Examples:\n"
     "  stylealign invert --data data/emoji-google-64 --network runs/parent/network.json --space w+ --out runs/inv\n"
     "  stylealign invert ... --shard 0/4 --out runs/inv   (and 1/4, 2/4, 3/4), then\n"
-    "  stylealign invert --merge --out runs/inv")
+    "  stylealign invert --merge --out runs/inv\n"
+    "  stylealign invert ... --method encode --encoder runs/enc.json --refine 50 --out runs/inv-enc")
 
 
 def _settings(args):
@@ -37,6 +41,23 @@ def _merge(args) -> int:
     table, path = merge_shards(args.out)
     print(f"merged {len(table)} rows ({table.space}, metric {table.metric}) into {path}")
     return 0
+
+
+def _encoder_args(args) -> dict:
+    """InvertOptions fields of --method encode (the encoder loaded; its generator is checked on inverting)."""
+    from stylealign_core.inversion import InversionError
+    if args.method != "encode":
+        if args.encoder or args.refine:
+            raise InversionError("--encoder and --refine belong to --method encode", "add --method encode")
+        return {}
+    if not args.encoder:
+        raise InversionError("--method encode needs --encoder ENC", "pass an encoder checkpoint written by "
+                             "`stylealign encoder train`, or use --method project")
+    if args.refine < 0:
+        raise InversionError(f"--refine must be >= 0, got {args.refine}", "pass a number of projector steps")
+    from stylealign_core.inversion import load_encoder
+    E, ckpt = load_encoder(args.encoder)
+    return {"encoder": E, "encoder_sha256": ckpt.sha256, "encoder_uri": str(args.encoder), "refine": args.refine}
 
 
 def cmd_invert(args) -> int:
@@ -54,13 +75,18 @@ def cmd_invert(args) -> int:
         torch.set_num_threads(args.threads)
     settings = _settings(args)  # bad settings fail before anything is loaded
     shard = parse_shard(args.shard) if args.shard else None
+    encoder_args = _encoder_args(args)
     ckpt = load_checkpoint(args.network)
     G = ckpt.generator.eval().to(args.device)
     metric = load_metric(args.metric, args.metric_file).to(args.device)
     options = InvertOptions(settings=settings, batch=args.batch, seed=args.seed, split=args.split, shard=shard,
                             limit=args.limit,
                             strict=args.strict, cache=LatentsCache(args.cache_dir, enabled=not args.no_cache),
-                            progress=not args.no_progress, generator_uri=str(args.network))
+                            progress=not args.no_progress, generator_uri=str(args.network), **encoder_args)
+    if options.encoder is not None:  # refuse an encoder of another generator before reading any image
+        from stylealign_core.inversion import check_encoder
+        check_encoder(options.encoder, G, ckpt.sha256, options.encoder_uri, options.generator_uri)
+        options.encoder.to(args.device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = invert_dataset(G, ckpt.sha256, args.data, args.out, metric, options)
@@ -69,7 +95,8 @@ def cmd_invert(args) -> int:
     for name, reason in result.skipped:
         print(f"stylealign invert: skipped {name}: {reason}", file=sys.stderr)
     distances = result.table.columns["distance"]
-    print(f"inverted {len(result.table)} image(s) into {settings.space} ({result.computed} optimised, "
+    print(f"inverted {len(result.table)} image(s) into {settings.space} by {options.method} "
+          f"({result.computed} optimised, "
           f"{result.cached} from cache, {len(result.skipped)} skipped); mean {metric.name} distance "
           f"{sum(distances) / len(distances):.4f}; table {result.table_path}")
     return 0
@@ -84,7 +111,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--network", help="generator checkpoint (any format `stylealign checkpoint` reads)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--space", default="w+", choices=["z", "w", "w+", "s"], help="latent space (default w+)")
-    p.add_argument("--method", default="project", choices=["project"], help="inversion method (default project)")
+    p.add_argument("--method", default="project", choices=["project", "encode"],
+                   help="project: optimise each code (default); encode: one pass of an encoder (--encoder)")
+    p.add_argument("--encoder", help="encoder checkpoint (from `stylealign encoder train`) for --method encode; "
+                                     "refused unless trained for --network")
+    p.add_argument("--refine", type=int, default=0,
+                   help="--method encode: then K projector steps from the encoder's codes (const noise, no latent "
+                        "noise, the --lr schedule; method 'encode+refine'); default 0")
     p.add_argument("--steps", type=int, default=1000, help="optimisation steps per image (default 1000)")
     p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (default 0.1)")
     p.add_argument("--batch", type=int, default=16, help="images optimised together (default 16)")

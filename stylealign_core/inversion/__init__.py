@@ -4,6 +4,8 @@
     table = read_latents("runs/invert-parent/latents.parquet")   # ids, space, latents, generator_sha256, metric
 
 * :mod:`.projector`: the batched optimisation projector (per-image noise maps, official schedule).
+* :mod:`.encoder`, :mod:`.encoder_train`, :mod:`.encoder_eval`: encoder inversion (a small CNN -> W+/W,
+  trained for one generator), its training, and the quality floor against the projector.
 * :mod:`.perceptual`: perceptual distances loaded offline (shift-tolerant LPIPS, LPIPS, NVlabs vgg16.pt).
 * :mod:`.run`: a data set (or one shard of it) -> latents table, reconstructions, contact sheet.
 * :mod:`.table`, :mod:`.shards`, :mod:`.cache`: the Parquet table, shard merge, the latents cache.
@@ -11,6 +13,9 @@
 No Prefect or DVC imports here.
 """
 from .cache import LatentsCache, cache_key, inversion_cache_dir
+from .encoder import Encoder, check_encoder, encoder_codes, load_encoder, save_encoder
+from .encoder_eval import evaluate_encoder, quality_floor, refine_settings
+from .encoder_train import EncoderTrainSettings, load_reals, train_encoder
 from .errors import InversionError
 from .perceptual import DEFAULT_METRIC, METRICS, PerceptualDistance, load_metric
 from .projector import Projection, ProjectorSettings, project
@@ -18,7 +23,9 @@ from .run import InvertOptions, InvertResult, image_seed, invert_dataset, invert
 from .shards import merge_shards, parse_shard
 from .table import LatentsTable, concat_tables, read_latents, write_latents
 
-__all__ = ["DEFAULT_METRIC", "METRICS", "InversionError", "InvertOptions", "InvertResult", "LatentsCache",
-           "LatentsTable", "PerceptualDistance", "Projection", "ProjectorSettings", "cache_key", "concat_tables",
+__all__ = ["DEFAULT_METRIC", "METRICS", "Encoder", "EncoderTrainSettings", "InversionError", "InvertOptions", "InvertResult", "LatentsCache",
+           "LatentsTable", "PerceptualDistance", "Projection", "ProjectorSettings", "cache_key", "check_encoder", "concat_tables", "encoder_codes",
+           "evaluate_encoder", "load_encoder", "load_reals", "quality_floor", "refine_settings", "save_encoder",
+           "train_encoder",
            "image_seed", "inversion_cache_dir", "invert_dataset", "invert_images", "load_metric", "merge_shards",
            "parse_shard", "project", "read_latents", "write_latents"]

@@ -1,0 +1,170 @@
+"""Training an :class:`~.encoder.Encoder` for one frozen generator, on its own samples and on real images.
+
+    settings = EncoderTrainSettings(space="w+", kimg=20, batch=16)
+    reals = load_reals("data/emoji-google-64", G, split="train")          # or None: samples only
+    summary = train_encoder(G, sha256, metric, settings, reals, "runs/enc")  # writes runs/enc.json+.safetensors
+
+Every step draws ``batch`` images: ``batch - round(batch * real_fraction)`` generator samples
+(z -> w -> W+ -> image with G's constant noise; the code is known) and the rest real images. Losses:
+
+* samples: ``latent_weight`` * mean squared code error / the per-coordinate variance of w (1.0 for an
+  encoder that returns w_avg on average);
+* all images (image reconstruction through the frozen G): ``perceptual_weight`` * the perceptual
+  distance + ``pixel_weight`` * mean squared pixel error in [-1, 1].
+
+Adam (betas 0.9/0.999) at ``lr``. The z and image draws of step k come from a generator seeded by
+(seed, k), so a resumed run draws what the uninterrupted one would have (the optimiser's moments restart).
+Every ``snapshot_kimg`` and at the end the encoder is saved through the checkpoint format (atomic: the
+manifest is written last), its metadata holding the step, the settings and the last losses;
+``resume=True`` continues from that file.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ..checkpoints.native import checkpoint_paths
+from .encoder import ENCODER_SPACES, Encoder, load_encoder, save_encoder
+from .errors import InversionError
+from .spaces import space_stats, synthesize_codes
+
+LOSSES = ("latent", "perceptual", "pixel", "total")
+
+
+@dataclass(frozen=True)
+class EncoderTrainSettings:
+    """The recipe (recorded in the encoder's metadata)."""
+    space: str = "w+"
+    kimg: float = 20.0               # thousands of images shown
+    batch: int = 16
+    lr: float = 1e-3
+    real_fraction: float = 0.5       # share of each batch from the real images (0 when there are none)
+    latent_weight: float = 1.0
+    perceptual_weight: float = 1.0
+    pixel_weight: float = 1.0
+    truncation_psi: float = 1.0      # of the generator samples
+    channels: int = 32
+    channel_max: int = 128
+    hidden: int = 256
+    seed: int = 0
+    snapshot_kimg: float = 5.0
+    stats_samples: int = 2000
+
+    def __post_init__(self):
+        if self.space not in ENCODER_SPACES:
+            raise InversionError(f"encoder space must be one of {', '.join(ENCODER_SPACES)}, got {self.space!r}",
+                                 "use --space w+ (or w)")
+        if self.kimg <= 0 or self.batch < 1 or self.lr <= 0 or not 0 <= self.real_fraction <= 1:
+            raise InversionError(f"bad encoder training settings (kimg {self.kimg}, batch {self.batch}, lr "
+                                 f"{self.lr}, real_fraction {self.real_fraction})",
+                                 "kimg > 0, batch >= 1, lr > 0 and 0 <= real fraction <= 1")
+
+    def total_steps(self) -> int:
+        return max(1, math.ceil(self.kimg * 1000 / self.batch))
+
+
+def load_reals(data: str | os.PathLike, G, split: str | None = "train", limit: int | None = None) -> torch.Tensor:
+    """Real images ``[N, C, R, R]`` in [-1, 1] at G's resolution (the ``split`` of a data set, else a folder)."""
+    from .images import list_inputs, load_inputs, to_tensor
+    entries = list_inputs(data, split)[:limit]
+    images, _ = load_inputs(data, entries, G.img_resolution, G.img_channels)
+    if not images:
+        raise InversionError(f"no readable image in {data}", "check the data set")
+    return to_tensor(images)
+
+
+def _draw(G, E: Encoder, reals, settings: EncoderTrainSettings, step: int, device):
+    """(images, known codes of the first len(codes) rows) of one step, from the step's own random stream."""
+    gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
+    n_real = 0 if reals is None else round(settings.batch * settings.real_fraction)
+    n_fake = settings.batch - n_real
+    parts, codes = [], torch.zeros([0])
+    with torch.no_grad():
+        if n_fake:
+            z = torch.randn([n_fake, G.z_dim], generator=gen).to(device)
+            w = G.z_to_w(z, truncation_psi=settings.truncation_psi)
+            codes = G.w_to_wplus(w) if E.space == "w+" else w
+            parts.append(synthesize_codes(G, codes, E.space))
+        if n_real:
+            index = torch.randint(len(reals), [n_real], generator=gen)
+            parts.append(reals[index].to(device))
+    return torch.cat(parts), codes
+
+
+def _losses(G, E, metric, images, codes, settings: EncoderTrainSettings, w_var: float) -> dict:
+    pred = E(images)
+    out = {"latent": torch.zeros([], device=images.device)}
+    if len(codes):
+        out["latent"] = (pred[:len(codes)] - codes).square().mean() / w_var
+    recon = synthesize_codes(G, pred, E.space)
+    out["pixel"] = (recon - images).square().mean()
+    out["perceptual"] = (metric(recon, images).mean() if metric is not None and settings.perceptual_weight
+                         else torch.zeros([], device=images.device))
+    out["total"] = (settings.latent_weight * out["latent"] + settings.pixel_weight * out["pixel"]
+                    + settings.perceptual_weight * out["perceptual"])
+    return out
+
+
+def _start(G, generator_sha256: str, settings: EncoderTrainSettings, out: Path, resume: bool, device):
+    """(encoder, first step): a fresh null encoder, or the one saved at ``out`` when resuming."""
+    if resume and checkpoint_paths(out)[0].exists():
+        E, ckpt = load_encoder(out)
+        if E.generator_sha256 != generator_sha256 or E.space != settings.space:
+            raise InversionError(f"cannot resume {out}: it was trained for generator {E.generator_sha256} in "
+                                 f"{E.space}, not {generator_sha256} in {settings.space}",
+                                 "pass another --out, or the generator and space it was trained for")
+        return E.to(device).train().requires_grad_(True), int(ckpt.metadata.get("step", 0))
+    E = Encoder.for_generator(G, generator_sha256, settings.space, settings.channels, settings.channel_max,
+                              settings.hidden)
+    return E.to(device).train(), 0
+
+
+def train_encoder(G, generator_sha256: str, metric, settings: EncoderTrainSettings, reals: torch.Tensor | None,
+                  out: str | os.PathLike, resume: bool = False, progress: bool = False,
+                  metadata: dict | None = None) -> dict:
+    """Train (or continue) an encoder for the frozen ``G``; saves it to ``out`` (``NAME.json`` +
+    ``NAME.safetensors``) every ``snapshot_kimg`` and at the end. Returns the summary written as metadata."""
+    from tqdm.auto import tqdm
+    manifest = checkpoint_paths(out)[0]
+    out = manifest.with_name(manifest.name.removesuffix(".json"))
+    device = next(G.parameters()).device
+    if settings.perceptual_weight and metric is None:
+        raise InversionError("perceptual_weight > 0 needs a perceptual metric", "pass one, or weight 0")
+    E, first = _start(G, generator_sha256, settings, out, resume, device)
+    w_var = space_stats(G, "w", settings.stats_samples).std ** 2 / G.w_dim
+    total = settings.total_steps()
+    every = max(1, round(settings.snapshot_kimg * 1000 / settings.batch))
+    optimizer = torch.optim.Adam(E.parameters(), lr=settings.lr, betas=(0.9, 0.999))
+    trainable = [p for p in G.parameters() if p.requires_grad]
+    G.requires_grad_(False)
+    meta = {**(metadata or {}), "recipe": asdict(settings), "real_images": 0 if reals is None else len(reals),
+            "metric": getattr(metric, "name", None)}
+    running, t0 = {}, time.perf_counter()
+    bar = tqdm(total=total, initial=first, desc="encoder", unit="step", disable=not progress)
+    try:
+        for step in range(first, total):
+            images, codes = _draw(G, E, reals, settings, step, device)
+            losses = _losses(G, E, metric, images, codes, settings, w_var)
+            optimizer.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            optimizer.step()
+            running = {k: float(v.detach()) if not running else 0.9 * running[k] + 0.1 * float(v.detach())
+                       for k, v in losses.items()}
+            bar.update(1)
+            bar.set_postfix(loss=f"{running['total']:.4f}", refresh=False)
+            if (step + 1) % every == 0 or step + 1 == total:
+                summary = {**meta, "step": step + 1, "kimg": (step + 1) * settings.batch / 1000,
+                           "losses": running, "seconds": time.perf_counter() - t0}
+                save_encoder(out, E, summary)
+    finally:
+        bar.close()
+        for p in trainable:
+            p.requires_grad_(True)
+    if first >= total:
+        summary = {**meta, "step": first, "kimg": first * settings.batch / 1000, "losses": {}, "seconds": 0.0}
+    return {**summary, "path": str(manifest)}

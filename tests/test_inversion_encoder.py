@@ -1,0 +1,201 @@
+"""Encoder inversion on a tiny generator: checkpoint round trip, training, the quality floor, invert --method encode."""
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylealign.cli import main
+from stylealign_core.checkpoints import load_checkpoint, save_checkpoint
+from stylealign_core.generator import Generator
+from stylealign_core.inversion import (Encoder, EncoderTrainSettings, InversionError, InvertOptions, LatentsCache,
+                                       ProjectorSettings, check_encoder, evaluate_encoder, invert_dataset,
+                                       load_encoder, quality_floor, read_latents, save_encoder, train_encoder)
+from stylealign_core.inversion import run as run_module
+from stylealign_core.inversion.spaces import w_average
+
+from test_inversion_projector import tiny_metric
+
+HAS_STLPIPS = importlib.util.find_spec("stlpips_pytorch") is not None
+TINY = dict(z_dim=32, w_dim=32, img_resolution=16, img_channels=3, mapping_layers=2, channel_base=256, channel_max=32)
+SHA = "ab" * 32
+SMALL = dict(channels=8, channel_max=16, hidden=64)
+
+
+def _generator() -> Generator:
+    torch.manual_seed(0)
+    return Generator(**TINY).eval()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Small convolutions on a shared 2-core machine: one thread is several times faster than two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, _one_thread):
+    """(G, path of an encoder trained 120 steps on G's samples, training summary)."""
+    G = _generator()
+    out = tmp_path_factory.mktemp("enc") / "enc"
+    settings = EncoderTrainSettings(kimg=120 * 16 / 1000, batch=16, lr=5e-3, stats_samples=500,
+                                    snapshot_kimg=1.0, **SMALL)
+    summary = train_encoder(G, SHA, tiny_metric(), settings, None, out)
+    return G, out, summary
+
+
+def _generated(G, n=8, seed=999):
+    """Held-out generator images (another seed than any training step's)."""
+    z = torch.randn([n, G.z_dim], generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return G.synthesize(G.z_to_w(z), "w")
+
+
+def _write(folder, images):
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    for i, array in enumerate(arrays):
+        Image.fromarray(array).save(folder / f"g{i}.png")
+    return folder
+
+
+def test_checkpoint_round_trip(tmp_path):
+    G = _generator()
+    E = Encoder.for_generator(G, SHA, space="w+", **SMALL)
+    x = _generated(G, 3)
+    torch.testing.assert_close(E(x), G.w_to_wplus(w_average(G).expand(3, -1)))  # untrained: the mean latent
+    torch.nn.init.normal_(E.head.weight, std=0.01)
+    path = save_encoder(tmp_path / "enc", E, metadata={"note": "test"})
+    manifest = json.loads(path.read_text())
+    assert manifest["networks"]["E"]["class"] == "Encoder"
+    assert manifest["networks"]["E"]["config"]["generator_sha256"] == SHA
+    assert manifest["metadata"]["space"] == "w+" and manifest["metadata"]["note"] == "test"
+    loaded, ckpt = load_encoder(path)
+    assert loaded.config == E.config and len(ckpt.sha256) == 64
+    torch.testing.assert_close(loaded(x), E(x))
+    assert loaded(x).shape == (3, G.num_ws, G.w_dim)
+    W = Encoder.for_generator(G, SHA, space="w", **SMALL)
+    assert W(x).shape == (3, G.w_dim)
+    save_checkpoint(tmp_path / "gen", {"G_ema": G})
+    with pytest.raises(InversionError, match="holds no encoder"):
+        load_encoder(tmp_path / "gen.json")
+
+
+def test_training_saves_and_resumes(trained, tmp_path):
+    G, out, summary = trained
+    assert summary["step"] == 120 and summary["losses"]["latent"] < 1.0
+    ckpt = load_checkpoint(out)
+    assert ckpt.metadata["step"] == 120 and ckpt.metadata["recipe"]["lr"] == 5e-3
+    # resuming a finished run trains nothing more; a longer one continues from the saved step
+    settings = EncoderTrainSettings(kimg=122 * 16 / 1000, batch=16, lr=2e-3, stats_samples=500, **SMALL)
+    copy = tmp_path / "enc"
+    save_encoder(copy, load_encoder(out)[0], metadata=ckpt.metadata)
+    more = train_encoder(G, SHA, tiny_metric(), settings, None, copy, resume=True)
+    assert more["step"] == 122
+    with pytest.raises(InversionError, match="cannot resume"):
+        train_encoder(G, "cd" * 32, tiny_metric(), settings, None, copy, resume=True)
+
+
+def test_trained_encoder_beats_null_and_null_fails_the_floor(trained):
+    G, out, _ = trained
+    E, _ = load_encoder(out)
+    null = Encoder.for_generator(G, SHA, **SMALL)
+    x, seeds = _generated(G), list(range(8))
+    projector = ProjectorSettings(space="w+", steps=40, stats_samples=500)
+    ours = evaluate_encoder(G, E, x, seeds, tiny_metric(), projector, refine_steps=10)
+    base = evaluate_encoder(G, null, x, seeds, tiny_metric(), projector, refine_steps=10,
+                            projector_distance=ours["projector"])  # the same projector run
+    assert ours["encoder"] < 0.6 * base["encoder"], (ours, base)
+    assert ours["refined"] < ours["encoder"]                       # refine steps improve on the encoder alone
+    floor = quality_floor(base["encoder"], base["refined"], base["projector"], base["refine_steps"])
+    assert not floor.passed and "encoder" in floor.message
+
+
+def test_quality_floor_contract():
+    assert quality_floor(1.5, 1.1, 1.0, 50).passed
+    assert not quality_floor(1.51, 1.0, 1.0, 50).passed             # encoder alone too far
+    assert not quality_floor(1.2, 1.11, 1.0, 50).passed             # refined not within 10%
+    assert not quality_floor(1.0, 1.0, 1.0, 51).passed              # more refine steps than allowed
+    assert "1.11" in quality_floor(1.2, 1.11, 1.0, 50).message
+
+
+def _options(tmp_path, E, refine=0, sha=SHA, cache="cache"):
+    settings = ProjectorSettings(space="w+", steps=1000, stats_samples=500)
+    return InvertOptions(settings=settings, batch=4, cache=LatentsCache(tmp_path / cache), encoder=E,
+                         encoder_sha256=sha, encoder_uri="enc.json", refine=refine)
+
+
+def test_invert_encode_table_refine_and_cache(trained, tmp_path, monkeypatch):
+    G, out, _ = trained
+    E, ckpt = load_encoder(out)
+    data = _write(tmp_path / "data", _generated(G, 5, seed=7))
+    enc = invert_dataset(G, SHA, data, tmp_path / "a", tiny_metric(), _options(tmp_path, E, sha=ckpt.sha256))
+    table = read_latents(tmp_path / "a" / "latents.parquet")
+    assert table.ids == [f"g{i}" for i in range(5)] and table.latents.shape == (5, G.num_ws, G.w_dim)
+    assert table.columns["method"] == ["encode"] * 5 and table.columns["steps"] == [0] * 5
+    assert (tmp_path / "a" / "contact_sheet.png").is_file()
+    assert len(list((tmp_path / "a" / "reconstructions").iterdir())) == 5
+    info = json.loads((tmp_path / "a" / "invert.json").read_text())
+    assert info["method"] == "encode" and info["encoder_sha256"] == ckpt.sha256
+    with torch.no_grad():
+        torch.testing.assert_close(table.latents, E(torch.stack([_load(p) for p in sorted(data.iterdir())])))
+    refined = invert_dataset(G, SHA, data, tmp_path / "b", tiny_metric(), _options(tmp_path, E, 15, ckpt.sha256))
+    assert refined.computed == 5 and refined.table.columns["method"] == ["encode+refine"] * 5
+    assert np.mean(refined.table.columns["distance"]) < np.mean(enc.table.columns["distance"])
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("a cached image was inverted again")
+    monkeypatch.setattr(run_module, "project", no_work)
+    again = invert_dataset(G, SHA, data, tmp_path / "c", tiny_metric(), _options(tmp_path, E, 15, ckpt.sha256))
+    assert again.cached == 5
+    monkeypatch.undo()  # another encoder (sha256) is another cache key
+    other = invert_dataset(G, SHA, data, tmp_path / "d", tiny_metric(), _options(tmp_path, E, 15, "ef" * 32))
+    assert other.computed == 5
+
+
+def _load(path):
+    return torch.from_numpy(np.asarray(Image.open(path), np.float32)).permute(2, 0, 1) / 127.5 - 1
+
+
+def test_encoder_for_another_generator_is_refused(trained, tmp_path):
+    G, out, _ = trained
+    E, _ = load_encoder(out)
+    with pytest.raises(InversionError, match=f"trained for generator sha256 {SHA}.*has sha256 {'12' * 32}.*"
+                                             "stylealign encoder train"):
+        check_encoder(E, G, "12" * 32, "enc.json", "other.json")
+    data = _write(tmp_path / "data", _generated(G, 2))
+    with pytest.raises(InversionError, match="trained for generator"):
+        invert_dataset(G, "12" * 32, data, tmp_path / "o", tiny_metric(), _options(tmp_path, E))
+    with pytest.raises(InversionError, match="cannot give 'w' codes"):
+        invert_dataset(G, SHA, data, tmp_path / "o", tiny_metric(),
+                       InvertOptions(settings=ProjectorSettings(space="w", stats_samples=500), encoder=E))
+
+
+@pytest.mark.skipif(not HAS_STLPIPS, reason="stlpips-pytorch not installed (pip install 'stylealign[invert]')")
+def test_cli_encoder_train_and_invert_encode(tmp_path, capsys):
+    G = _generator()
+    network = save_checkpoint(tmp_path / "G", {"G_ema": G})
+    data = _write(tmp_path / "data", _generated(G, 3))
+    enc = tmp_path / "enc"
+    assert main(["encoder", "train", "--network", str(network), "--data", str(data), "--split", "all", "--out",
+                 str(enc), "--kimg", "0.008", "--batch", "4", "--channels", "8", "--channel-max", "16",
+                 "--hidden", "64",
+                 "--metric", "stlpips-alex", "--no-progress"]) == 0
+    assert "2 steps" in capsys.readouterr().out
+    common = ["invert", "--data", str(data), "--network", str(network), "--metric", "stlpips-alex",
+              "--no-cache", "--no-progress", "--out", str(tmp_path / "out")]
+    assert main(common + ["--method", "encode", "--encoder", str(enc) + ".json", "--refine", "2"]) == 0
+    assert "by encode+refine" in capsys.readouterr().out
+    assert read_latents(tmp_path / "out" / "latents.parquet").columns["method"] == ["encode+refine"] * 3
+    other = save_checkpoint(tmp_path / "G2", {"G_ema": Generator(**TINY)})
+    assert main(["invert", "--data", str(data), "--network", str(other), "--method", "encode", "--encoder",
+                 str(enc), "--metric", "stlpips-alex", "--no-progress", "--out", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err
+    assert "was trained for generator sha256" in err and str(other) in err and "encoder train" in err
+    assert main(common + ["--method", "encode"]) == 2
+    assert "--method encode needs --encoder" in capsys.readouterr().err
