@@ -20,7 +20,8 @@ from pathlib import Path
 
 from stylealign_core.errors import StylealignError
 
-STAGE_NAMES = ("data", "parent", "finetune", "invert", "translate", "morph")  # == flows.pipeline.STAGES (checked by the tests)
+# == flows.pipeline.STAGES (checked by the tests)
+STAGE_NAMES = ("data", "parent", "finetune", "invert", "translate", "morph")
 SMOKE_DVC_YAML = "smoke/dvc.yaml"
 QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DVC_NO_ANALYTICS": "1"}
 

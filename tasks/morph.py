@@ -33,5 +33,6 @@ def morph_pairs(parent: str, child: str, latents_a: str, latents_b: str, out: st
     psi = default_truncation(codes_a.space, s.pop("truncation_psi"))
     entries = run_morph_pairs(pair, codes_a, codes_b, chosen, out, windows=windows, truncation_psi=psi,
                               domains=("parent", "child"), **s)
-    logger().info("morphed %d pair(s) into %s: %s", len(entries), out, ", ".join(f"{e['a']}->{e['b']}" for e in entries))
+    logger().info("morphed %d pair(s) into %s: %s", len(entries), out,
+                  ", ".join(f"{e['a']}->{e['b']}" for e in entries))
     return entries

@@ -110,7 +110,8 @@ def test_bad_values_name_the_key(tmp_path, base_doc, dotted, value, key, words):
 
 
 def test_unknown_section(tmp_path, base_doc):
-    with pytest.raises(ParamsError, match=r"params.yaml: inversion: unknown section \(known: data, parent, finetune, invert, translate, morph\)"):
+    known = "data, parent, finetune, invert, translate, morph"
+    with pytest.raises(ParamsError, match=rf"params.yaml: inversion: unknown section \(known: {known}\)"):
         load_params(write(tmp_path, {**base_doc, "inversion": {}}))
 
 
