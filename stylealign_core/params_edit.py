@@ -17,7 +17,6 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field
 
-from .inversion.perceptual import DEFAULT_METRIC, METRICS
 from .schema import Schema
 from .training.config import check_device
 
@@ -48,8 +47,15 @@ def _task_runner(v: str) -> str:
     return v
 
 
-def _metric(allowed: tuple[str, ...]):
+# == stylealign_core.inversion.perceptual.DEFAULT_METRIC (a test checks it). The inversion package is imported
+# only when a metric is validated: importing params (every stage does) must not load it.
+DEFAULT_METRIC = "stlpips-vgg"
+
+
+def _metric(extra: tuple[str, ...] = ()):
     def check(v: str) -> str:
+        from .inversion.perceptual import METRICS
+        allowed = (*extra, *METRICS)
         if v not in allowed:
             raise ValueError(f"unknown perceptual metric {v!r} (use one of: {', '.join(allowed)})")
         return v
@@ -77,7 +83,7 @@ class InvertParams(_Section):
     batch: int = Field(16, gt=0)                          # images optimised together
     stats_samples: int = Field(10_000, gt=0)              # z samples for the space's mean/std
     noise: Literal["optimize", "const"] = "optimize"
-    metric: Annotated[str, _metric(METRICS)] = DEFAULT_METRIC
+    metric: Annotated[str, _metric()] = DEFAULT_METRIC
     seed: int = 0
     shards: int = Field(1, gt=0)                          # shards per domain, mapped over the task runner
     task_runner: Annotated[str, AfterValidator(_task_runner)] = "local"
@@ -93,7 +99,7 @@ class TranslateParams(_Section):
     truncation_psi: float | None = None                   # null: the CLI's default (0.5 for z codes, else 1)
     swap_res: Annotated[int | None, AfterValidator(_power_of_two)] = None  # layer-swapped hybrid at R
     blend: float = Field(0.0, ge=0)
-    metric: Annotated[str, _metric(("auto", "none", *METRICS))] = "auto"  # perceptual distance of the scores
+    metric: Annotated[str, _metric(("auto", "none"))] = "auto"  # perceptual distance of the scores
     boot: int = Field(1000, gt=0)                         # bootstrap resamples
     prefilter: int = Field(32, ge=0)                      # nearest-image baseline: perceptual among K pixel-nearest
     sheet_rows: int = Field(16, gt=0)

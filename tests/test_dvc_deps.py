@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_DEPS = {"stylealign_core/params.py"}  # only validation (see the dvc.yaml header)
+NOT_DEPS = {"stylealign_core/params.py", "stylealign_core/params_edit.py"}  # only validation (dvc.yaml header)
 INIT = {"seed": 0, "resolution": 8, "network": {"z_dim": 8, "w_dim": 8, "mapping_layers": 1, "channel_base": 64,
                                                 "channel_max": 8}}
 # What each stage's task module runs beyond its imports: the parent stage resolves an `init` parent.

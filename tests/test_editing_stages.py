@@ -17,6 +17,12 @@ KEYS = {"lpips", "baseline_input_lpips", "baseline_random_lpips", "baseline_near
         "mask_iou", "n_items", "metric"}
 
 
+def test_params_default_metric_is_the_inversion_default():
+    from stylealign_core.inversion import DEFAULT_METRIC
+    from stylealign_core.params_edit import DEFAULT_METRIC as PARAMS_DEFAULT
+    assert PARAMS_DEFAULT == DEFAULT_METRIC
+
+
 def test_pick_pairs_same_and_next():
     ids = ["a", "b", "c"]
     assert pick_pairs(ids, ["c", "a"], 5, "same") == [("a", "a"), ("c", "c")]  # b has no partner: passed over
