@@ -8,6 +8,7 @@ Every flow takes ``params_path`` (the params.yaml to read; relative paths in it 
 directory) and returns a JSON-able summary. Stage, flow, task module and params section share one
 name. Adding a stage: a task module ``tasks/NAME.py``, a flow function here registered in
 ``STAGES``, a ``NAME`` section in ``stylealign_core/params.py`` + params.yaml, and a dvc.yaml stage.
+The editing stages (invert, translate, morph) live in :mod:`flows.edit`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from prefect import flow
 
+from flows import edit as edit_flows
 from stylealign_core.params import Params, load_params
 from tasks import data as data_tasks
 from tasks import finetune as finetune_tasks
@@ -103,7 +105,8 @@ def finetune(params_path: str = PARAMS_DEFAULT) -> dict:
 
 
 # Stages in pipeline order. `stylealign pipeline run --stage NAME` and dvc.yaml use these names.
-STAGES = {"data": data, "parent": parent, "finetune": finetune}
+STAGES = {"data": data, "parent": parent, "finetune": finetune,
+          "invert": edit_flows.invert, "translate": edit_flows.translate, "morph": edit_flows.morph}
 
 
 @flow(name="pipeline", log_prints=True)

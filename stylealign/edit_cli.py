@@ -44,19 +44,9 @@ Examples:
 
 
 def _perceptual(name: str):
-    """The perceptual distance for scoring: None for 'none'; else from the inversion package."""
-    from stylealign_core.editing.errors import EditError
-
-    if name == "none":
-        return None, None
-    from stylealign_core.inversion import DEFAULT_METRIC, InversionError, load_metric
-
-    try:
-        return load_metric(DEFAULT_METRIC if name == "auto" else name).eval(), None
-    except InversionError as exc:  # its weights are not installed here
-        if name == "auto":
-            return None, f"no perceptual column ({exc}); scoring pixel error and mask IoU only"
-        raise EditError(f"--metric {name}: {exc} (or use --metric none)") from None
+    """The perceptual distance for scoring (stylealign_core.editing.evaluate.scoring_distance)."""
+    from stylealign_core.editing.evaluate import scoring_distance
+    return scoring_distance(name)
 
 
 def _codes(args, G, sha, space):
@@ -76,7 +66,7 @@ def _codes(args, G, sha, space):
 
 def _truncation(args, space: str) -> float:
     from stylealign_core.editing.translate import default_truncation
-    return args.trunc if args.trunc is not None else default_truncation(space)
+    return default_truncation(space, args.trunc)
 
 
 def _check_translate_args(args) -> None:
@@ -125,7 +115,7 @@ def cmd_translate(args) -> int:
 def cmd_morph(args) -> int:
     from stylealign_core.editing import load_aligned_pair
     from stylealign_core.editing.errors import EditError
-    from stylealign_core.editing.morph import parse_windows, resolution_windows
+    from stylealign_core.editing.morph import morph_windows
 
     pair = load_aligned_pair(args.parent, args.child, device=args.device)
     domains = tuple(d.strip() for d in args.domains.split(","))
@@ -149,8 +139,7 @@ def cmd_morph(args) -> int:
     if ends[0].space != ends[1].space:
         raise EditError(f"the two codes are in different spaces ({ends[0].space}, {ends[1].space})")
     resolutions = list(pair.parent.synthesis.block_resolutions)
-    windows = (parse_windows(args.windows, resolutions) if args.windows else
-               resolution_windows(resolutions, args.weight_order, step=args.weight_steps))
+    windows = morph_windows(resolutions, args.windows, args.weight_order, step=args.weight_steps)
     from stylealign_core.editing.jobs import run_morph
     space = ends[0].space
     record = run_morph(pair, ends[0].latents[0], ends[1].latents[0], space, args.out, frames=args.frames,

@@ -13,6 +13,7 @@ Sections, one per pipeline stage (same names in ``dvc.yaml``, ``flows/pipeline.p
 * ``parent``   -> :class:`ParentParams`    where the parent checkpoint comes from
 * ``finetune`` -> :class:`FinetuneParams`  child fine-tuning; ``train:`` is a
   :class:`stylealign_core.training.config.TrainConfig` (the same schema as ``stylealign finetune``)
+* ``invert``, ``translate``, ``morph``: the editing stages, in :mod:`stylealign_core.params_edit`
 
 Adding a stage: write its section model and add it to :class:`Params` (``SECTIONS`` follows).
 
@@ -29,6 +30,7 @@ import yaml
 from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .data.styles import EMOJI_RESOLUTIONS, STYLES
+from .params_edit import InvertParams, MorphParams, TranslateParams, edit_outputs
 from .schema import KeyedProblem, Schema, first_problem
 from .training.config import ConfigError, NetworkConfig, TrainConfig
 
@@ -174,6 +176,9 @@ class Params(Section):
     data: DataParams = Field(default_factory=DataParams)
     parent: ParentParams = Field(default_factory=ParentParams)
     finetune: FinetuneParams = Field(default_factory=FinetuneParams)
+    invert: InvertParams = Field(default_factory=InvertParams)
+    translate: TranslateParams = Field(default_factory=TranslateParams)
+    morph: MorphParams = Field(default_factory=MorphParams)
     _source: Path = PrivateAttr()
     _raw: dict = PrivateAttr(default_factory=dict)
 
@@ -247,7 +252,7 @@ def _check_outputs(params: Params, source: Path) -> None:
     """Every stage output needs its own path (none inside another)."""
     outs = {"data.parent.out": params.data.parent.out, "data.child.out": params.data.child.out,
             "parent.out": params.parent.out, "finetune.out": params.finetune.out,
-            "finetune.metrics": params.finetune.metrics}
+            "finetune.metrics": params.finetune.metrics, **edit_outputs(params)}
     resolved = {k: params.resolve(v) for k, v in outs.items()}
     keys = list(resolved)
     for i, a in enumerate(keys):

@@ -6,6 +6,9 @@ only inverts the missing ones (the latents cache makes even a half-finished shar
 """
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -47,3 +50,12 @@ def merge(out: str) -> dict:
     table, path = merge_shards(out)
     logger().info("merged %d rows (%s) into %s", len(table), table.space, path)
     return {"table": str(path), "rows": len(table), "space": table.space, "metric": table.metric}
+
+
+@task(name="invert.clear", cache_policy=NO_CACHE)
+def clear(out: str) -> None:
+    """Remove a previous run's ``out`` (the pipeline stage starts afresh, as under `dvc repro`; its finished
+    images come back from the latents cache, so a rerun after a kill redoes only the missing ones)."""
+    if Path(out).exists():
+        logger().info("clearing %s", out)
+        shutil.rmtree(out)

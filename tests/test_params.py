@@ -83,6 +83,21 @@ def test_the_example_from_the_issue(tmp_path, base_doc):
     ("finetune.train.device", "tpu", "finetune.train.device", "'cpu' or 'cuda[:N]'"),
     ("finetune.train.cond", "yes", "finetune.train.cond", "expected bool"),
     ("finetune.train", [1, 2], "finetune.train", "expected a mapping"),
+    ("invert.steps", "many", "invert.steps", "expected int"),
+    ("invert.limit", 0, "invert.limit", "> 0"),
+    ("invert.space", "q", "invert.space", "'w+'"),
+    ("invert.metric", "ssim", "invert.metric", "unknown perceptual metric 'ssim'"),
+    ("invert.task_runner", "spark", "invert.task_runner", "local, dask, dask://HOST:PORT"),
+    ("invert.device", "tpu", "invert.device", "'cpu' or 'cuda[:N]'"),
+    ("invert.out", " ", "invert.out", "non-empty path"),
+    ("translate.boot", 0, "translate.boot", "> 0"),
+    ("translate.metric", "ssim", "translate.metric", "auto, none, stlpips-vgg"),
+    ("translate.swap_res", 12, "translate.swap_res", "power of two"),
+    ("translate.truncation_psi", "half", "translate.truncation_psi", "expected float"),
+    ("morph.frames", 1, "morph.frames", ">= 2"),
+    ("morph.pairs", [["1F600"]], "morph.pairs[0]", "two ids [a, b]"),
+    ("morph.pairing", "random", "morph.pairing", "'same', 'next'"),
+    ("morph.gif", True, "morph.gif", "unknown key"),
 ])
 def test_bad_values_name_the_key(tmp_path, base_doc, dotted, value, key, words):
     path = write(tmp_path, edited(base_doc, dotted, value))
@@ -95,12 +110,13 @@ def test_bad_values_name_the_key(tmp_path, base_doc, dotted, value, key, words):
 
 
 def test_unknown_section(tmp_path, base_doc):
-    with pytest.raises(ParamsError, match=r"params.yaml: inversion: unknown section \(known: data, parent, finetune\)"):
+    known = "data, parent, finetune, invert, translate, morph"
+    with pytest.raises(ParamsError, match=rf"params.yaml: inversion: unknown section \(known: {known}\)"):
         load_params(write(tmp_path, {**base_doc, "inversion": {}}))
 
 
 def test_sections_are_the_stages():
-    assert list(SECTIONS) == ["data", "parent", "finetune"]
+    assert list(SECTIONS) == ["data", "parent", "finetune", "invert", "translate", "morph"]
 
 
 def test_folder_source_needs_a_path(tmp_path, base_doc):
@@ -129,6 +145,9 @@ def test_missing_required_key(tmp_path, base_doc):
 def test_overlapping_outputs_are_refused(tmp_path, base_doc):
     doc = edited(base_doc, "finetune.out", "data/emoji-twitter-32/run")
     with pytest.raises(ParamsError, match=r": finetune.out: output path .* overlaps data.child.out"):
+        load_params(write(tmp_path, doc))
+    doc = edited(base_doc, "morph.out", "runs/invert/morph")
+    with pytest.raises(ParamsError, match=r": morph.out: output path .* overlaps invert.out"):
         load_params(write(tmp_path, doc))
 
 

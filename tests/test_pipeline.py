@@ -28,7 +28,9 @@ from prefect_server import PrefectServer, prefect_env, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-STAGES = ["data", "parent", "finetune"]
+STAGES = ["data", "parent", "finetune", "invert", "translate", "morph"]
+TRANSLATE_KEYS = {"lpips", "baseline_input_lpips", "baseline_random_lpips", "baseline_nearest_lpips",
+                  "baseline_mean_lpips", "mask_iou", "n_items", "metric"}
 
 
 # ---- helpers -------------------------------------------------------------------------------------
@@ -138,7 +140,10 @@ def test_smoke_flow_run_completed_on_the_server(smoke_flow, prefect_server):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
     with SyncPrefectClient(prefect_server) as client:
         arts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["finetune-child"])))
-    assert arts and "parent_vs_child.png" in arts[0].data, arts
+        assert arts and "parent_vs_child.png" in arts[0].data, arts
+        keys = {a.key for a in client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(
+            any_=["invert-latents", "translate-summary", "translate-run", "morph-pairs"])))}
+    assert keys == {"invert-latents", "translate-summary", "translate-run", "morph-pairs"}, keys
 
 
 def test_smoke_flow_outputs(smoke_flow):
@@ -176,6 +181,51 @@ def test_smoke_flow_outputs(smoke_flow):
     assert metrics["steps"] >= 1 and metrics["seconds"] > 0
 
 
+def test_smoke_flow_editing_outputs(smoke_flow):
+    """invert -> both latents tables (the first `limit` test images of each domain, in its own generator);
+    translate -> the CLI's run layout + the flat metrics file; morph -> pairs.json listing existing files."""
+    from PIL import Image
+
+    from stylealign_core.checkpoints import load_checkpoint
+    from stylealign_core.data import open_dataset
+    from stylealign_core.inversion import read_latents
+    from stylealign_core.params import load_params
+
+    p = load_params(smoke_flow / "params.yaml")
+    networks = {"parent": p.resolve(p.parent.out) / "network.json",
+                "child": p.resolve(p.finetune.out) / "network-final.json"}
+    tables = {}
+    for domain, network in networks.items():
+        ds, _ = open_dataset(p.resolve(getattr(p.data, domain).out), split=p.invert.split)
+        table = tables[domain] = read_latents(p.resolve(p.invert.out) / domain / "latents.parquet")
+        assert table.ids == list(ds.ids[:p.invert.limit]) and len(table) == p.invert.limit
+        assert table.space == p.invert.space and table.metric == p.invert.metric
+        assert table.generator_sha256 == load_checkpoint(network).sha256, domain
+
+    run = p.resolve(p.translate.out)
+    summary = json.loads((run / "summary.json").read_text())
+    assert {r["method"] for r in summary} == {"translation", "input", "random_sample", "nearest_train", "mean_image"}
+    assert {r["metric"] for r in summary} == {"perceptual", "mse", "l1", "mask_iou"}
+    assert all({"mean", "ci_low", "ci_high"} <= set(r) for r in summary)
+    assert (run / "contact_sheet.png").is_file() and (run / "translations.parquet").is_file()
+    metrics = json.loads(p.resolve(p.translate.metrics).read_text())
+    assert set(metrics) == TRANSLATE_KEYS, metrics
+    assert metrics["n_items"] == p.invert.limit and metrics["metric"] == p.translate.metric
+    means = {(r["method"], r["metric"]): r["mean"] for r in summary}
+    assert metrics["lpips"] == pytest.approx(means["translation", "perceptual"])
+    assert metrics["baseline_nearest_lpips"] == pytest.approx(means["nearest_train", "perceptual"])
+    assert 0 <= metrics["mask_iou"] <= 1
+
+    out = p.resolve(p.morph.out)
+    pairs = json.loads((out / "pairs.json").read_text())
+    assert [(e["a"], e["b"]) for e in pairs] == [(i, i) for i in tables["parent"].ids[:p.morph.count]]
+    for e in pairs:
+        with Image.open(out / e["gif"]) as gif:
+            assert gif.n_frames == p.morph.frames
+        assert (out / e["strip"]).is_file() and (out / e["dir"] / "run.json").is_file()
+        assert e["mp4"] is None or (out / e["mp4"]).is_file()
+
+
 def test_rerunning_a_stage_outside_dvc_keeps_what_is_up_to_date(smoke_flow, client_env):
     before = {p: p.stat().st_mtime_ns for p in (smoke_flow / "models" / "parent-resolved").iterdir()}
     proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "parent", "--params", smoke_flow / "params.yaml"],
@@ -198,6 +248,9 @@ def test_dvc_repro_smoke_completes(dvc_repo):
     assert (repo / "smoke" / "runs" / "child" / "network-final.json").is_file()
     assert (repo / "smoke" / "runs" / "child" / "parent_vs_child.png").is_file()
     assert json.loads((repo / "smoke" / "metrics" / "finetune.json").read_text())["steps"] >= 1
+    assert (repo / "smoke" / "runs" / "invert" / "child" / "latents.parquet").is_file()
+    assert set(json.loads((repo / "smoke" / "metrics" / "translate.json").read_text())) == TRANSLATE_KEYS
+    assert (repo / "smoke" / "runs" / "morph" / "pairs.json").is_file()
 
 
 def test_second_dvc_repro_has_nothing_to_do(dvc_repo):

@@ -63,7 +63,7 @@ class BatchSettings:
         known = {f.name for f in fields(ProjectorSettings)} - {"space", "steps", "truncation_psi"}
         if unknown := sorted(set(projector) - known):
             raise EditError(f"unknown projector setting(s) {', '.join(unknown)} (fix: use {', '.join(sorted(known))})")
-        psi = default_truncation(space) if truncation_psi is None else float(truncation_psi)
+        psi = float(default_truncation(space, truncation_psi))
         settings = ProjectorSettings(space=space, steps=steps, truncation_psi=psi, **projector)
         return cls(settings, metric, metric_file, seed, batch)
 

@@ -110,3 +110,36 @@ def score_translation(outputs: torch.Tensor, inputs: torch.Tensor, truth: Paired
             "n_groups": len(set(truth.groups)), "pool_size": len(truth.pool), "truth": truth.source,
             "bootstrap": {"resamples": n_boot, "level": level, "seed": seed, "unit": "group"}}
     return table, summary, info
+
+
+def scoring_distance(name: str = "auto") -> tuple[PerceptualDistance | None, str | None]:
+    """(perceptual distance for scoring, note): ``none`` -> no distance; ``auto`` -> the inversion package's
+    default, or no distance and a note saying why when its weights are not installed; else that metric."""
+    if name == "none":
+        return None, None
+    from ..inversion import DEFAULT_METRIC, InversionError, load_metric
+
+    try:
+        return load_metric(DEFAULT_METRIC if name == "auto" else name).eval(), None
+    except InversionError as exc:  # its weights are not installed here
+        if name == "auto":
+            return None, f"no perceptual column ({exc}); scoring pixel error and mask IoU only"
+        raise EditError(f"perceptual metric {name}: {exc} (or use the metric none)") from None
+
+
+BASELINE_KEYS = {"input": "baseline_input", "random_sample": "baseline_random", "nearest_train": "baseline_nearest",
+                 "mean_image": "baseline_mean"}
+
+
+def headline_metrics(summary: pd.DataFrame, info: dict) -> dict:
+    """The flat metrics of a scored run: ``lpips`` (the translation's mean perceptual distance),
+    ``baseline_{input,random,nearest,mean}_lpips``, ``mask_iou``, ``n_items`` and ``metric`` (the perceptual
+    metric's name). A value the run did not compute (no perceptual distance) is None."""
+    means = {(r["method"], r["metric"]): float(r["mean"]) for r in summary.to_dict("records")}
+    perceptual = info.get("perceptual_metric")
+    out = {"lpips": means.get(("translation", "perceptual"))}
+    for method, key in BASELINE_KEYS.items():
+        out[f"{key}_lpips"] = means.get((method, "perceptual"))
+    out.update(mask_iou=means.get(("translation", "mask_iou")), n_items=int(info["n_items"]),
+               metric=None if perceptual in (None, "none") else perceptual)
+    return out

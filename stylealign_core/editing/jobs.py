@@ -10,6 +10,9 @@ sha256 of both checkpoints); with ground truth also ``scores.parquet`` (per item
 translation).
 
 morph OUT/: ``morph.gif``, ``morph.mp4`` (when an ffmpeg is installed), ``strip.png``, ``run.json``.
+
+morph pairs OUT/ (:func:`run_morph_pairs`): ``<a>-<b>/`` (a morph OUT/ as above) per pair and ``pairs.json``
+(a list of ``{a, b, dir, gif, strip, mp4}``, paths relative to OUT, ``mp4`` None without a codec).
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from ..errors import OutputExists
 from ..grid import images_to_uint8, make_grid
 from . import frames as frame_io
 from .aligned import AlignedPair
+from .errors import EditError
 from .evaluate import images_by_id, load_paired_truth, score_translation
 from .inputs import Codes
 from .morph import morph_frames
@@ -38,11 +42,15 @@ def _check_out(out: Path, overwrite: bool) -> None:
         raise OutputExists(f"{out} already exists: pass --overwrite to replace it, or choose another --out")
 
 
+def _safe_name(item: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", item).lstrip(".") or "_"
+
+
 def _save_pngs(images: torch.Tensor, ids: list[str], folder: Path) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     names = []
     for arr, item in zip(images_to_uint8(images), ids):
-        name = f"{folder.name}/{re.sub(r'[^A-Za-z0-9._+-]', '_', item).lstrip('.') or '_'}.png"
+        name = f"{folder.name}/{_safe_name(item)}.png"
         Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(folder.parent / name)
         names.append(name)
     return names
@@ -126,3 +134,45 @@ def run_morph(pair: AlignedPair, latent_a: torch.Tensor, latent_b: torch.Tensor,
 
     publish_dir(out, build, overwrite=overwrite)
     return record
+
+
+def pick_pairs(ids_a: list[str], ids_b: list[str], count: int, pairing: str = "same") -> list[tuple[str, str]]:
+    """``count`` (a, b) pairs from the first ids of ``ids_a``: b is a's own id in ``ids_b`` (``same``) or the
+    id after a's in ``ids_a`` (``next``, wrapping around); ids missing from ``ids_b`` are passed over."""
+    if pairing not in ("same", "next"):
+        raise EditError(f"unknown pairing {pairing!r}: use same or next")
+    have_b = set(ids_b)
+    pairs = []
+    for k, a in enumerate(ids_a):
+        b = a if pairing == "same" else ids_a[(k + 1) % len(ids_a)]
+        if b in have_b:
+            pairs.append((a, b))
+        if len(pairs) == count:
+            break
+    if not pairs:
+        raise EditError(f"no morph pair: none of the ids {', '.join(ids_a[:3])}... has a partner ({pairing}) among "
+                        f"the {len(ids_b)} ids of the second table")
+    return pairs
+
+
+def run_morph_pairs(pair: AlignedPair, codes_a: Codes, codes_b: Codes, pairs: list[tuple[str, str]],
+                    out: str | os.PathLike, **morph_kwargs) -> list[dict]:
+    """:func:`run_morph` of code a (``codes_a``, parent domain) -> code b (``codes_b``, child domain) for every
+    pair into ``OUT/<a>-<b>/``, plus ``OUT/pairs.json`` (paths relative to OUT); OUT is published in one step.
+    Returns the pairs.json entries."""
+    out = Path(out)
+    if codes_a.space != codes_b.space:
+        raise EditError(f"the two tables hold codes of different spaces ({codes_a.space}, {codes_b.space})")
+    entries = []
+
+    def build(tmp: Path) -> None:
+        for a, b in pairs:
+            name = f"{_safe_name(a)}-{_safe_name(b)}"
+            record = run_morph(pair, codes_a.select([a]).latents[0], codes_b.select([b]).latents[0], codes_a.space,
+                               tmp / name, settings={"a": a, "b": b}, **morph_kwargs)
+            entries.append({"a": a, "b": b, "dir": name, "gif": f"{name}/morph.gif", "strip": f"{name}/strip.png",
+                            "mp4": f"{name}/morph.mp4" if record["mp4"] == "morph.mp4" else None})
+        (tmp / "pairs.json").write_text(json.dumps(entries, indent=2) + "\n")
+
+    publish_dir(out, build)
+    return entries

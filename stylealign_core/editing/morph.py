@@ -84,6 +84,13 @@ def parse_windows(text: str, resolutions: list[int]) -> dict[int, tuple[float, f
     return windows
 
 
+def morph_windows(resolutions: list[int], spec: str | None = None, order: str = "together",
+                  step: bool = False) -> dict[int, tuple[float, float]]:
+    """The weight windows of a morph: the explicit ``spec`` (:func:`parse_windows`) when given, else
+    :func:`resolution_windows` of ``order`` / ``step``."""
+    return parse_windows(spec, resolutions) if spec else resolution_windows(resolutions, order, step=step)
+
+
 def window_weight(t: float, window: tuple[float, float], curve: Callable[[float], float]) -> float:
     """Weight of the child at time ``t`` for one block's window."""
     start, end = window

@@ -54,8 +54,11 @@ def entry_code(G, latents: torch.Tensor, space: str, truncation_psi: float = 1.0
     return truncate(latents, G.mapping.w_avg, truncation_psi) if truncation_psi != 1 else latents
 
 
-def default_truncation(space: str) -> float:
-    """The truncation a translation uses unless told: 0.5 for Z codes (StyleAlign's code), 1 (none) otherwise."""
+def default_truncation(space: str, truncation_psi: float | None = None) -> float:
+    """``truncation_psi``, or when None the default of a translation/morph: 0.5 for z codes (StyleAlign's
+    recipe), 1 (none) for w, w+ and s codes."""
+    if truncation_psi is not None:
+        return truncation_psi
     return 0.5 if space == "z" else 1.0
 
 
