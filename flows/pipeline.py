@@ -6,8 +6,8 @@ The same flows serve three callers: ``dvc repro`` (each dvc.yaml stage runs
 
 Every flow takes ``params_path`` (the params.yaml to read; relative paths in it resolve against its
 directory) and returns a JSON-able summary. Stage, flow, task module and params section share one
-name. Adding a stage: a task module ``tasks/NAME.py``, a flow function here registered in
-``STAGES``, a ``NAME`` section in ``stylealign_core/params.py`` + params.yaml, and a dvc.yaml stage.
+name. Adding a stage: a task module ``tasks/NAME.py``, a flow function here (or in a module of
+flows/ imported here, like flows/analysis.py) registered in ``STAGES``, a ``NAME`` section in ``stylealign_core/params.py`` + params.yaml, and a dvc.yaml stage.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from prefect import flow
 
+from flows import analysis as analysis_flows
 from stylealign_core.params import Params, load_params
 from tasks import data as data_tasks
 from tasks import finetune as finetune_tasks
@@ -104,6 +105,7 @@ def finetune(params_path: str = PARAMS_DEFAULT) -> dict:
 
 # Stages in pipeline order. `stylealign pipeline run --stage NAME` and dvc.yaml use these names.
 STAGES = {"data": data, "parent": parent, "finetune": finetune}
+STAGES.update({"analyze": analysis_flows.analyze, "report": analysis_flows.report})  # flows/analysis.py
 
 
 @flow(name="pipeline", log_prints=True)

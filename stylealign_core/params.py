@@ -13,6 +13,8 @@ Sections, one per pipeline stage (same names in ``dvc.yaml``, ``flows/pipeline.p
 * ``parent``   -> :class:`ParentParams`    where the parent checkpoint comes from
 * ``finetune`` -> :class:`FinetuneParams`  child fine-tuning; ``train:`` is a
   :class:`stylealign_core.training.config.TrainConfig` (the same schema as ``stylealign finetune``)
+* ``analyze``  -> :class:`~stylealign_core.params_analysis.AnalyzeParams`  FID/KID and alignment analysis
+* ``report``   -> :class:`~stylealign_core.params_analysis.ReportParams`   metrics.json and the HTML report
 
 Adding a stage: write its section model and add it to :class:`Params` (``SECTIONS`` follows).
 
@@ -29,6 +31,7 @@ import yaml
 from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .data.styles import EMOJI_RESOLUTIONS, STYLES
+from .params_analysis import AnalyzeParams, ReportParams
 from .schema import KeyedProblem, Schema, first_problem
 from .training.config import ConfigError, NetworkConfig, TrainConfig
 
@@ -174,6 +177,8 @@ class Params(Section):
     data: DataParams = Field(default_factory=DataParams)
     parent: ParentParams = Field(default_factory=ParentParams)
     finetune: FinetuneParams = Field(default_factory=FinetuneParams)
+    analyze: AnalyzeParams = Field(default_factory=AnalyzeParams)
+    report: ReportParams = Field(default_factory=ReportParams)
     _source: Path = PrivateAttr()
     _raw: dict = PrivateAttr(default_factory=dict)
 
@@ -247,7 +252,8 @@ def _check_outputs(params: Params, source: Path) -> None:
     """Every stage output needs its own path (none inside another)."""
     outs = {"data.parent.out": params.data.parent.out, "data.child.out": params.data.child.out,
             "parent.out": params.parent.out, "finetune.out": params.finetune.out,
-            "finetune.metrics": params.finetune.metrics}
+            "finetune.metrics": params.finetune.metrics, "analyze.out": params.analyze.out,
+            "report.out": params.report.out}
     resolved = {k: params.resolve(v) for k, v in outs.items()}
     keys = list(resolved)
     for i, a in enumerate(keys):
