@@ -35,6 +35,10 @@ class FidKidParams(_Section):
     """FID and KID of the parent and the child against both domains (one set of generated features per
     model, one set of real features per domain, cached by data set sha256)."""
     num_gen: int = Field(250, ge=2)                      # generated images per model (seeds 0..num_gen-1)
+    # FID needs a 2048x2048 sqrtm per figure (tens of seconds to minutes on 2 CPU cores, whatever the counts):
+    # own = each model against its own domain (metrics.json fid.parent/fid.child), both = also the other
+    # domain, none = KID only (fid.* null with the reason). KID is always computed for every pair.
+    fid: Literal["own", "both", "none"] = "own"
     num_real: int | None = Field(250, ge=2)              # first N real images of the split; null: all of it
     split: Literal["train", "test", "all"] = "train"
     kid_subsets: int = Field(100, gt=0)

@@ -98,7 +98,8 @@ def _run_deployment(api_url: str, params: Path, worker_log: Path) -> str:
 
     with SyncPrefectClient(api_url) as client:
         names = sorted(f"{d.name}" for d in client.read_deployments())
-        assert names == ["stylealign-data", "stylealign-finetune", "stylealign-parent", "stylealign-pipeline"]
+        assert names == ["stylealign-analyze", "stylealign-data", "stylealign-finetune", "stylealign-parent",
+                         "stylealign-pipeline", "stylealign-report"]
         deployment = client.read_deployment_by_name("parent/stylealign-parent")
         assert deployment.work_pool_name == POOL
         flow_run = client.create_flow_run_from_deployment(deployment.id, parameters={"params_path": str(params)})

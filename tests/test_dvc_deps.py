@@ -34,7 +34,7 @@ def _core_files_run_by(stage: str, tmp_path) -> set[str]:
     return set(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("stage", ["data", "parent", "finetune"])
+@pytest.mark.parametrize("stage", ["data", "parent", "finetune", "analyze", "report"])
 def test_every_core_module_a_stage_runs_is_a_dependency(stage, tmp_path):
     deps = [d for d in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]
             if not d.startswith("${")]

@@ -43,14 +43,16 @@ def cached_features(G, name: str, count: int, options: MetricOptions, detector, 
 
 def domain_metrics(models: dict, domains: dict, *, num_gen: int, split: str = "train",
                    options: MetricOptions | None = None, detector=None, metrics: str = "fid,kid",
-                   reals: dict | None = None, features: dict | None = None) -> list[dict]:
-    """``metrics`` of every model against every domain: one record per (model, domain, metric).
+                   reals: dict | None = None, features: dict | None = None, fid: str = "both") -> list[dict]:
+    """``metrics`` of every model against every domain: one record per (model, domain, metric). ``fid``:
+    "both" (FID for every pair), "own" (only where the model's name is the domain's) or "none".
     ``reals`` (``{domain: real_set(...)}``) and ``features`` (``{model: (features, description)}``) are
     filled in place so callers can reuse the features."""
     options = options or MetricOptions()
     detector = detector or load_detector()
     reals = {} if reals is None else reals
     specs = parse_metric_list(metrics, num_gen)
+    kid_only = [s for s in specs if s.base != "fid"]
     for domain, data in domains.items():
         if domain not in reals:
             reals[domain] = real_set(data, split, options, detector)
@@ -58,7 +60,9 @@ def domain_metrics(models: dict, domains: dict, *, num_gen: int, split: str = "t
     for model, G in models.items():
         feats, desc = cached_features(G, model, num_gen, options, detector, features)
         for domain in domains:
-            for record in metric_records(specs, reals[domain], feats, desc, options, detector, network=model):
+            with_fid = fid == "both" or (fid == "own" and model == domain)
+            for record in metric_records(specs if with_fid else kid_only, reals[domain], feats, desc, options,
+                                         detector, network=model):
                 records.append({"model": model, "domain": domain, **record})
     return records
 
@@ -87,7 +91,8 @@ def metrics_table(records: list[dict]) -> list[dict]:
     rows: dict[tuple, dict] = {}
     for r in records:
         row = rows.setdefault((r["model"], r.get("domain")), {
-            "model": r["model"], "domain": r.get("domain"), "num_gen": r["num_gen"], "num_real": r["num_real"]})
+            "model": r["model"], "domain": r.get("domain"), "fid": None, "num_gen": r["num_gen"],
+            "num_real": r["num_real"]})
         base = "fid" if r["metric"].startswith("fid") else "kid"
         row[base] = r["value"]
         if base == "kid":

@@ -122,7 +122,7 @@ def plot_domain_metrics(rows: list[dict], path: str | os.PathLike, title: str = 
     for ax, key in zip(axes, ("fid", "kid")):
         for j, model in enumerate(models):
             got = {r["domain"]: r for r in rows if r["model"] == model}
-            values = [got.get(d, {}).get(key, np.nan) for d in domains]
+            values = [np.nan if got.get(d, {}).get(key) is None else got[d][key] for d in domains]
             errs = [got.get(d, {}).get("kid_std") or 0.0 for d in domains] if key == "kid" else None
             ax.bar(np.arange(len(domains)) + j * width, values, width, yerr=errs, capsize=3, label=model)
         ax.set_xticks(np.arange(len(domains)) + width * (len(models) - 1) / 2, [f"to {d} data" for d in domains])

@@ -68,12 +68,12 @@ def _metrics_part(tmp: Path, parent, child, domains: dict, cfg: AnalyzeParams, p
     detector, options, reals, features = load_detector(), metric_options(cfg, progress), {}, {}
     records = domain_metrics({"parent": parent, "child": child}, domains, num_gen=cfg.fid_kid.num_gen,
                              split=cfg.fid_kid.split, options=options, detector=detector, reals=reals,
-                             features=features)
+                             features=features, fid=cfg.fid_kid.fid)
     table = metrics_table(records)
     write_json_atomic(tmp / "fid_kid.json", {"table": table, "records": records}, sort_keys=False)
     plots.plot_domain_metrics(table, tmp / "fid_kid.png")
     timings["fid_kid_s"] = round(time.perf_counter() - t0, 1)
-    part = {"fid_kid": table, "reset": None}
+    part = {"fid_kid": table, "reset": None, "fid_computed": cfg.fid_kid.fid}
     if cfg.reset.enabled:
         t0 = time.perf_counter()
         resets = reset_kid(parent, child, reals["child"], num_gen=cfg.reset.num_gen, options=options,

@@ -75,12 +75,14 @@ def get(doc, dotted: str):
 
 def _fid_kid(doc: dict, summary: dict | None, why: str) -> None:
     rows = {(r["model"], r["domain"]): r for r in (summary or {}).get("fid_kid") or []}
+    no_fid = (f"FID not computed in this run (analyze.fid_kid.fid: {(summary or {}).get('fid_computed')}; each "
+              "FID costs a 2048x2048 sqrtm, tens of seconds to minutes on 2 CPU cores)")
     for model in ("parent", "child"):
         own, other = rows.get((model, model)), rows.get((model, "child" if model == "parent" else "parent"))
         for metric in ("fid", "kid"):
-            put(doc, f"{metric}.{model}", own and own.get(metric), why)
+            put(doc, f"{metric}.{model}", own and own.get(metric), no_fid if own else why)
             put(doc, f"{metric}.{model}_to_{'child' if model == 'parent' else 'parent'}_data",
-                other and other.get(metric), why)
+                other and other.get(metric), no_fid if other else why)
         if own:
             doc["kid"][f"{model}_std"] = own.get("kid_std")
     first = next(iter(rows.values()), None)
