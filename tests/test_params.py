@@ -95,12 +95,12 @@ def test_bad_values_name_the_key(tmp_path, base_doc, dotted, value, key, words):
 
 
 def test_unknown_section(tmp_path, base_doc):
-    with pytest.raises(ParamsError, match=r"params.yaml: inversion: unknown section \(known: data, parent, finetune\)"):
+    with pytest.raises(ParamsError, match=r"params.yaml: inversion: unknown section \(known: data, parent, finetune, (.+, )?analyze, report\)"):
         load_params(write(tmp_path, {**base_doc, "inversion": {}}))
 
 
 def test_sections_are_the_stages():
-    assert list(SECTIONS) == ["data", "parent", "finetune"]
+    assert list(SECTIONS) == ["data", "parent", "finetune", "analyze", "report"]
 
 
 def test_folder_source_needs_a_path(tmp_path, base_doc):
