@@ -43,4 +43,4 @@ def test_full_size_counts_replace_the_defaults_only_when_opted_in(tmp_path, base
     p = load_params(write(tmp_path, edited(base_doc, "analyze.full", True)))
     eff = p.analyze.effective()
     assert (eff.fid_kid.num_gen, eff.fid_kid.num_real, eff.reset.num_gen) == (2000, None, 1000)
-    assert p.analyze.fid_kid.num_gen == 12  # the validated section itself is unchanged
+    assert p.analyze.fid_kid.num_gen == 6  # the validated section itself is unchanged

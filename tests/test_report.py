@@ -181,3 +181,43 @@ def test_report_renders_in_headless_chromium(analyzed, tmp_path):
     build_report(_inputs(analyzed["root"]), analyzed["root"] / "reports", "browser test")
     seen = check_page_in_browser(analyzed["root"] / "reports" / "index.html", tmp_path / "report.png")
     assert seen["title"] == "browser test" and seen["images"] >= 8 and seen["tables"] >= 6, seen
+
+
+# ---- the opt-in parts (controls transfer score, zero-shot) on emoji-like data sets --------------------------
+
+def test_opt_in_controls_and_zeroshot_fill_their_keys(tmp_path):
+    import torch
+
+    from conftest import TINY_G
+    from stylealign_core.analysis.stage import run_analysis
+    from stylealign_core.checkpoints import save_checkpoint
+    from stylealign_core.params_analysis import AnalyzeParams
+    from stylealign_core.reports.metrics_json import build_metrics
+
+    from analysis_helpers import perturbed_child, tiny_parent
+    from test_zeroshot_helpers import write_emoji_like
+    torch.manual_seed(0)
+    parent = tiny_parent(dict(TINY_G))
+    paths = [save_checkpoint(tmp_path / name, {"G_ema": G})
+             for name, G in (("parent", parent), ("child", perturbed_child(parent, {"conv"})))]
+    domains = {"parent": write_emoji_like(tmp_path / "noto", style=0), "child": write_emoji_like(tmp_path / "tw", style=1)}
+    cfg = AnalyzeParams.model_validate({
+        "fid_kid": {"num_gen": 4, "num_real": 4, "kid_subsets": 3, "fid": "none"}, "reset": {"enabled": False},
+        "alignment": {"latents": 2, "channels": 1, "std_samples": 8},
+        "controls": {"enabled": True, "count": 2, "pca_samples": 20, "strip_seeds": 1, "steps": [-2.0, 0.0, 2.0],
+                     "num_latents": 3, "num_random": 2, "train_epochs": 1},
+        "zeroshot": {"enabled": True, "epochs": 1, "resamples": 20}})
+    summary = run_analysis(paths[0], paths[1], domains, tmp_path / "analyze", cfg, progress=False)
+    assert set(summary["not_run"]) == {"reset"} and summary["reset"] is None
+    transfer = summary["controls_transfer"]
+    assert transfer["direction"] in ("pca_0", "pca_1") and transfer["parent_score"] >= 0
+    assert -1 <= transfer["transfer_score"] <= 1 and transfer["settings"]["num_random"] == 2
+    assert (tmp_path / "analyze" / "zeroshot" / "results" / "zeroshot.parquet").is_file()
+    metrics = build_metrics(ReportInputs(analyze_out=tmp_path / "analyze"))
+    assert metrics["controls"]["transfer_score"] == transfer["transfer_score"]
+    for task in ("category", "skin_tone"):
+        entry = metrics["zeroshot"][task]
+        assert all(0 <= entry[k] <= 1 for k in ("acc_direct", "acc_supervised", "chance")), entry
+        assert entry["acc"] is None and "translated" in entry["acc_reason"]
+    assert 0 <= metrics["zeroshot"]["mask"]["miou_direct"] <= 1
+    assert all("opt-in" in metrics["alignment"]["reset"][g]["kid_reason"] for g in ("mapping", "torgb"))
