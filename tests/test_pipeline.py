@@ -220,9 +220,12 @@ def test_dvc_repro_smoke_completes(dvc_repo):
     assert json.loads((repo / "smoke" / "metrics" / "finetune.json").read_text())["steps"] >= 1
     from stylealign_core.params import load_params
     check_report(load_params(repo / "smoke" / "params.yaml"))
-    show = run(dvc_repo["dvc"] + ["metrics", "show", "--json", "smoke/dvc.yaml"], timeout=60, cwd=repo,
+    show = run(dvc_repo["dvc"] + ["metrics", "show", "--json", "smoke/reports/metrics.json"], timeout=60, cwd=repo,
                env=dvc_repo["env"])
-    assert show.returncode == 0 and "transfer_score" in show.stdout, _show(show)
+    assert show.returncode == 0 and '"transfer_score_reason"' in show.stdout, _show(show)
+    plots = run(dvc_repo["dvc"] + ["plots", "show", "--json", "smoke/reports/plots/fid_kid.csv"], timeout=60,
+                cwd=repo, env=dvc_repo["env"])
+    assert plots.returncode == 0 and '"smoke/reports/plots/fid_kid.csv": [{"type": "vega"' in plots.stdout, _show(plots)
 
 
 def test_second_dvc_repro_has_nothing_to_do(dvc_repo):
