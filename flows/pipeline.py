@@ -6,9 +6,10 @@ The same flows serve three callers: ``dvc repro`` (each dvc.yaml stage runs
 
 Every flow takes ``params_path`` (the params.yaml to read; relative paths in it resolve against its
 directory) and returns a JSON-able summary. Stage, flow, task module and params section share one
-name. Adding a stage: a task module ``tasks/NAME.py``, a flow function here registered in
-``STAGES``, a ``NAME`` section in ``stylealign_core/params.py`` + params.yaml, and a dvc.yaml stage.
-The editing stages (invert, translate, morph) live in :mod:`flows.edit`.
+name. Adding a stage: a task module ``tasks/NAME.py``, a flow function here (or in a module of
+flows/ imported here) registered in ``STAGES``, a ``NAME`` section in ``stylealign_core/params.py`` + params.yaml,
+and a dvc.yaml stage. The editing stages (invert, translate, morph) live in :mod:`flows.edit`, analyze and
+report in :mod:`flows.analysis`.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from prefect import flow
 
+from flows import analysis as analysis_flows
 from flows import edit as edit_flows
 from stylealign_core.params import Params, load_params
 from tasks import data as data_tasks
@@ -107,6 +109,7 @@ def finetune(params_path: str = PARAMS_DEFAULT) -> dict:
 # Stages in pipeline order. `stylealign pipeline run --stage NAME` and dvc.yaml use these names.
 STAGES = {"data": data, "parent": parent, "finetune": finetune,
           "invert": edit_flows.invert, "translate": edit_flows.translate, "morph": edit_flows.morph}
+STAGES.update({"analyze": analysis_flows.analyze, "report": analysis_flows.report})  # flows/analysis.py
 
 
 @flow(name="pipeline", log_prints=True)

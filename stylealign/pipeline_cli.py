@@ -21,7 +21,7 @@ from pathlib import Path
 from stylealign_core.errors import StylealignError
 
 # == flows.pipeline.STAGES (checked by the tests)
-STAGE_NAMES = ("data", "parent", "finetune", "invert", "translate", "morph")
+STAGE_NAMES = ("data", "parent", "finetune", "invert", "translate", "morph", "analyze", "report")
 SMOKE_DVC_YAML = "smoke/dvc.yaml"
 QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DVC_NO_ANALYTICS": "1"}
 
@@ -139,7 +139,7 @@ def add_parser(subparsers) -> None:
     """Register `pipeline` (run, serve) and `repro` on an argparse subparsers object."""
     stages = (*STAGE_NAMES, "all")
     pipe = subparsers.add_parser(
-        "pipeline", help="run or serve the pipeline flows (data -> parent -> finetune -> invert -> translate -> morph)",
+        "pipeline", help="run or serve the pipeline flows (data -> parent -> finetune -> ... -> analyze -> report)",
         description="The pipeline as Prefect flows; params.yaml is the one configuration. Without a "
                     "configured Prefect server a temporary local one is started per run (~11 s). For the "
                     "UI: `prefect server start --host 127.0.0.1` and export "

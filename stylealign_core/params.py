@@ -14,6 +14,8 @@ Sections, one per pipeline stage (same names in ``dvc.yaml``, ``flows/pipeline.p
 * ``finetune`` -> :class:`FinetuneParams`  child fine-tuning; ``train:`` is a
   :class:`stylealign_core.training.config.TrainConfig` (the same schema as ``stylealign finetune``)
 * ``invert``, ``translate``, ``morph``: the editing stages, in :mod:`stylealign_core.params_edit`
+* ``analyze``  -> :class:`~stylealign_core.params_analysis.AnalyzeParams`  FID/KID and alignment analysis
+* ``report``   -> :class:`~stylealign_core.params_analysis.ReportParams`   metrics.json and the HTML report
 
 Adding a stage: write its section model and add it to :class:`Params` (``SECTIONS`` follows).
 
@@ -31,6 +33,7 @@ from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr, ValidationE
 
 from .data.styles import EMOJI_RESOLUTIONS, STYLES
 from .params_edit import InvertParams, MorphParams, TranslateParams, edit_outputs
+from .params_analysis import AnalyzeParams, ReportParams
 from .schema import KeyedProblem, Schema, first_problem
 from .training.config import ConfigError, NetworkConfig, TrainConfig
 
@@ -179,6 +182,8 @@ class Params(Section):
     invert: InvertParams = Field(default_factory=InvertParams)
     translate: TranslateParams = Field(default_factory=TranslateParams)
     morph: MorphParams = Field(default_factory=MorphParams)
+    analyze: AnalyzeParams = Field(default_factory=AnalyzeParams)
+    report: ReportParams = Field(default_factory=ReportParams)
     _source: Path = PrivateAttr()
     _raw: dict = PrivateAttr(default_factory=dict)
 
@@ -252,7 +257,8 @@ def _check_outputs(params: Params, source: Path) -> None:
     """Every stage output needs its own path (none inside another)."""
     outs = {"data.parent.out": params.data.parent.out, "data.child.out": params.data.child.out,
             "parent.out": params.parent.out, "finetune.out": params.finetune.out,
-            "finetune.metrics": params.finetune.metrics, **edit_outputs(params)}
+            "finetune.metrics": params.finetune.metrics, "analyze.out": params.analyze.out,
+            "report.out": params.report.out, **edit_outputs(params)}
     resolved = {k: params.resolve(v) for k, v in outs.items()}
     keys = list(resolved)
     for i, a in enumerate(keys):

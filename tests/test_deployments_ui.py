@@ -100,8 +100,9 @@ def _run_deployment(api_url: str, params: Path, worker_log: Path) -> str:
 
     with SyncPrefectClient(api_url) as client:
         names = sorted(f"{d.name}" for d in client.read_deployments())
-        assert names == ["stylealign-batch-translate", "stylealign-data", "stylealign-finetune", "stylealign-invert",
-                         "stylealign-morph", "stylealign-parent", "stylealign-pipeline", "stylealign-translate"]
+        assert names == ["stylealign-analyze", "stylealign-batch-translate", "stylealign-data", "stylealign-finetune",
+                         "stylealign-invert", "stylealign-morph", "stylealign-parent", "stylealign-pipeline",
+                         "stylealign-report", "stylealign-translate"]
         batch = client.read_deployment_by_name("batch-translate/stylealign-batch-translate")
         assert [s.schedule.cron for s in batch.schedules] == ["0 * * * *"] and batch.work_pool_name == POOL
         deployment = client.read_deployment_by_name("parent/stylealign-parent")

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_DEPS = {"stylealign_core/params.py", "stylealign_core/params_edit.py"}  # only validation (dvc.yaml header)
+# only validation (see the dvc.yaml header); a stage that runs code of params_analysis.py lists it
+NOT_DEPS = {"stylealign_core/params.py", "stylealign_core/params_edit.py", "stylealign_core/params_analysis.py"}
 INIT = {"seed": 0, "resolution": 8, "network": {"z_dim": 8, "w_dim": 8, "mapping_layers": 1, "channel_base": 64,
                                                 "channel_max": 8}}
 # What each stage's task module runs beyond its imports: the parent stage resolves an `init` parent.
@@ -34,7 +35,7 @@ def _core_files_run_by(stage: str, tmp_path) -> set[str]:
     return set(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("stage", ["data", "parent", "finetune", "invert", "translate", "morph"])
+@pytest.mark.parametrize("stage", ["data", "parent", "finetune", "invert", "translate", "morph", "analyze", "report"])
 def test_every_core_module_a_stage_runs_is_a_dependency(stage, tmp_path):
     deps = [d for d in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]
             if not d.startswith("${")]

@@ -110,13 +110,13 @@ def test_bad_values_name_the_key(tmp_path, base_doc, dotted, value, key, words):
 
 
 def test_unknown_section(tmp_path, base_doc):
-    known = "data, parent, finetune, invert, translate, morph"
+    known = "data, parent, finetune, invert, translate, morph, analyze, report"
     with pytest.raises(ParamsError, match=rf"params.yaml: inversion: unknown section \(known: {known}\)"):
         load_params(write(tmp_path, {**base_doc, "inversion": {}}))
 
 
 def test_sections_are_the_stages():
-    assert list(SECTIONS) == ["data", "parent", "finetune", "invert", "translate", "morph"]
+    assert list(SECTIONS) == ["data", "parent", "finetune", "invert", "translate", "morph", "analyze", "report"]
 
 
 def test_folder_source_needs_a_path(tmp_path, base_doc):

@@ -28,7 +28,7 @@ from prefect_server import PrefectServer, prefect_env, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-STAGES = ["data", "parent", "finetune", "invert", "translate", "morph"]
+STAGES = ["data", "parent", "finetune", "invert", "translate", "morph", "analyze", "report"]
 TRANSLATE_KEYS = {"lpips", "baseline_input_lpips", "baseline_random_lpips", "baseline_nearest_lpips",
                   "baseline_mean_lpips", "mask_iou", "n_items", "metric"}
 
@@ -179,6 +179,26 @@ def test_smoke_flow_outputs(smoke_flow):
     metrics = json.loads(p.resolve(p.finetune.metrics).read_text())
     assert metrics["kimg"] == pytest.approx(p.finetune.train.total_kimg)
     assert metrics["steps"] >= 1 and metrics["seconds"] > 0
+    check_report(p)
+
+
+def check_report(p) -> dict:
+    """The analyze + report stages' outputs of a smoke run: every required metrics.json key, null only with
+    a reason, the KID counts of smoke/params.yaml, and the page (tested in a browser in test_report.py)."""
+    from stylealign_core.reports.metrics_json import REQUIRED, get, null_keys
+    summary = json.loads((p.resolve(p.analyze.out) / "summary.json").read_text())
+    assert {(r["model"], r["domain"]) for r in summary["fid_kid"]} == {
+        (m, d) for m in ("parent", "child") for d in ("parent", "child")}
+    report = json.loads((p.resolve(p.report.out) / "metrics.json").read_text())
+    for key in REQUIRED:
+        assert get(report, key) is not None or get(report, key + "_reason"), key
+    assert report["kid"]["child"] is not None and report["kid"]["num_gen"] == p.analyze.fid_kid.num_gen
+    assert set(report["alignment"]["reset"]) >= {"mapping", "affine", "synthesis", "torgb"}
+    assert all(report["alignment"]["reset"][g]["kid"] is not None for g in ("mapping", "affine", "synthesis", "torgb"))
+    assert "fid.parent" in null_keys(report)  # smoke: fid none (KID only)
+    page = (p.resolve(p.report.out) / "index.html").read_text()
+    assert "../runs/child/parent_vs_child.png" in page and "assets/training_curves.png" in page
+    return report
 
 
 def test_smoke_flow_editing_outputs(smoke_flow):
@@ -251,6 +271,14 @@ def test_dvc_repro_smoke_completes(dvc_repo):
     assert (repo / "smoke" / "runs" / "invert" / "child" / "latents.parquet").is_file()
     assert set(json.loads((repo / "smoke" / "metrics" / "translate.json").read_text())) == TRANSLATE_KEYS
     assert (repo / "smoke" / "runs" / "morph" / "pairs.json").is_file()
+    from stylealign_core.params import load_params
+    check_report(load_params(repo / "smoke" / "params.yaml"))
+    show = run(dvc_repo["dvc"] + ["metrics", "show", "--json", "smoke/reports/metrics.json"], timeout=60, cwd=repo,
+               env=dvc_repo["env"])
+    assert show.returncode == 0 and '"transfer_score_reason"' in show.stdout, _show(show)
+    plots = run(dvc_repo["dvc"] + ["plots", "show", "--json", "smoke/reports/plots/fid_kid.csv"], timeout=60,
+                cwd=repo, env=dvc_repo["env"])
+    assert plots.returncode == 0 and '"smoke/reports/plots/fid_kid.csv": [{"type": "vega"' in plots.stdout, _show(plots)
 
 
 def test_second_dvc_repro_has_nothing_to_do(dvc_repo):

@@ -7,7 +7,9 @@
 Modules: ``components`` (tensor -> component, layer, lr multiplier), ``pair`` (the aligned-pair check),
 ``weights`` (relative weight change), ``reset`` (component reset and its KID), ``effects`` (effect maps
 and their correlation), ``style_alignment`` (StyleSpace channels), ``directions`` (W directions),
-``plots`` and ``report`` (the output directory).
+``plots`` and ``report`` (the output directory), ``domain_metrics`` (FID/KID of several generators against
+several domains, each feature set extracted once), ``stage`` (the pipeline's ``analyze`` stage) and
+``optin`` (its opt-in parts: the controls' transfer score, zero-shot label transfer).
 """
 from .components import ANALYSIS_COMPONENTS, RESET_GROUPS, analysis_component, component_map, lr_multiplier_of
 from .directions import random_directions, w_direction_alignment

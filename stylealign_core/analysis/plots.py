@@ -109,3 +109,29 @@ def plot_reset_kid(records: list[dict], path: str | os.PathLike, title: str = ""
 
 def _settings_line(settings: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+
+def plot_domain_metrics(rows: list[dict], path: str | os.PathLike, title: str = "") -> Path:
+    """FID (left) and KID +- std (right) of each model against each domain (rows of
+    :func:`.domain_metrics.metrics_table`), grouped by domain, with the counts as a footnote."""
+    fig = _figure((8.0, 3.8))
+    axes = fig.subplots(1, 2)
+    domains = list(dict.fromkeys(r["domain"] for r in rows))
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    width = 0.8 / max(1, len(models))
+    for ax, key in zip(axes, ("fid", "kid")):
+        for j, model in enumerate(models):
+            got = {r["domain"]: r for r in rows if r["model"] == model}
+            values = [np.nan if got.get(d, {}).get(key) is None else got[d][key] for d in domains]
+            errs = [got.get(d, {}).get("kid_std") or 0.0 for d in domains] if key == "kid" else None
+            ax.bar(np.arange(len(domains)) + j * width, values, width, yerr=errs, capsize=3, label=model)
+        ax.set_xticks(np.arange(len(domains)) + width * (len(models) - 1) / 2, [f"to {d} data" for d in domains])
+        ax.set_ylabel(key.upper())
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title or "FID / KID of each model against each domain", fontsize=10)
+    first = rows[0]
+    fig.text(0.01, 0.005, f"{first['num_gen']} generated vs {first['num_real']} real images per figure; KID "
+                          f"{first.get('kid_subsets')} subsets of <= {first.get('kid_subset_size')}, "
+                          f"seed {first.get('kid_seed')}", fontsize=7, color="dimgray")
+    return _save(fig, path)

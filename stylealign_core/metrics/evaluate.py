@@ -97,12 +97,7 @@ def evaluate_metrics(G, data, names, *, num_gen: int | None = None, split: str |
     if (G is None) == (gen_images is None):
         raise MetricsError("give either a generator or generated images", hint="pass exactly one of them")
     if G is not None:
-        device = next(G.parameters()).device
-        seeds = list(range(opts.gen_seed_start, opts.gen_seed_start + most))
-        batches = generated_batches(G, seeds, opts.batch_size, labels=labels, truncation_psi=opts.truncation_psi,
-                                    noise_mode=opts.noise_mode, device=device)
-        gen_feats = extract_features(detector, batches, most, desc="generated features", progress=opts.progress)
-        gen_desc = {"gen_seeds": f"{seeds[0]}-{seeds[-1]}", "network_sha256": weights_sha256(G)}
+        gen_feats, gen_desc = generator_features(G, most, opts, detector, labels=labels)
     else:
         if len(gen_images) < most:
             raise MetricsError(f"{most} generated images asked for, {len(gen_images)} given",
@@ -111,18 +106,39 @@ def evaluate_metrics(G, data, names, *, num_gen: int | None = None, split: str |
                                                use_cache=opts.use_cache, cache_dir=opts.cache_dir,
                                                progress=opts.progress)
         gen_desc = {"gen_seeds": None, "network_sha256": None, "gen_data_sha256": gen_info["data_sha256"]}
+    real = {"features": real_feats, "num_real": num_real, "data": data_name, "data_sha256": real_info["data_sha256"],
+            "split": split}
+    return metric_records(specs, real, gen_feats, gen_desc, opts, detector, network=network, kimg=kimg)
+
+
+def generator_features(G, count: int, options: MetricOptions, detector: Detector,
+                       labels: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Detector features of ``G``'s images at seeds ``gen_seed_start ..`` (``count`` of them) and their
+    description (``gen_seeds``, ``network_sha256``) for the records."""
+    device = next(G.parameters()).device
+    seeds = list(range(options.gen_seed_start, options.gen_seed_start + count))
+    batches = generated_batches(G, seeds, options.batch_size, labels=labels, truncation_psi=options.truncation_psi,
+                                noise_mode=options.noise_mode, device=device)
+    feats = extract_features(detector, batches, count, desc="generated features", progress=options.progress)
+    return feats, {"gen_seeds": f"{seeds[0]}-{seeds[-1]}", "network_sha256": weights_sha256(G)}
+
+
+def metric_records(specs, real: dict, gen_feats: np.ndarray, gen_desc: dict, options: MetricOptions,
+                   detector: Detector, network: str | None = None, kimg: float | None = None) -> list[dict]:
+    """One record per metric spec from features already extracted. ``real``: ``features``, ``num_real``,
+    ``data``, ``data_sha256``, ``split``; a spec with ``num_gen`` n uses the first n generated features."""
     records = []
     for spec in specs:
-        result = METRICS[spec.base](real_feats, gen_feats[:spec.num_gen], kid_subsets=opts.kid_subsets,
-                                    kid_subset_size=opts.kid_subset_size, kid_seed=opts.kid_seed)
+        result = METRICS[spec.base](real["features"], gen_feats[:spec.num_gen], kid_subsets=options.kid_subsets,
+                                    kid_subset_size=options.kid_subset_size, kid_seed=options.kid_seed)
         records.append({
-            "metric": spec.name, "value": result["value"], "std": result["std"], "num_real": num_real,
+            "metric": spec.name, "value": result["value"], "std": result["std"], "num_real": real["num_real"],
             "num_gen": spec.num_gen, "detector": detector.name, "detector_sha256": detector.sha256,
             "resize": RESIZE_NAME if detector.kind == "pool" else "detector-internal",
             "seed": result.get("seed"), "subsets": result.get("subsets"), "subset_size": result.get("subset_size"),
-            **gen_desc, "network": network, "kimg": kimg, "data": data_name,
-            "data_sha256": real_info["data_sha256"], "split": split, "truncation_psi": opts.truncation_psi,
-            "noise_mode": opts.noise_mode, "timestamp": time.time()})
+            **gen_desc, "network": network, "kimg": kimg, "data": real["data"],
+            "data_sha256": real["data_sha256"], "split": real["split"], "truncation_psi": options.truncation_psi,
+            "noise_mode": options.noise_mode, "timestamp": time.time()})
     return records
 
 

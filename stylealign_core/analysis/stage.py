@@ -1,0 +1,156 @@
+"""The pipeline's ``analyze`` stage as one function of paths and settings (no Prefect/DVC here).
+
+    summary = run_analysis("models/parent-resolved/network.json", "runs/child/network-final.json",
+                           {"parent": "data/emoji-google-64", "child": "data/emoji-twitter-64"},
+                           "runs/analyze", AnalyzeParams())
+
+Publishes ``out`` atomically:
+
+  alignment/            :func:`.report.alignment_report` (weight change, StyleSpace/W alignment; Parquet + PNG)
+  tables/*.json         every alignment table as JSON records
+  fid_kid.json / .png   FID and KID of the parent and the child against both domains (records + table)
+  reset_kid.json / .png KID to the child domain of the child, the parent and each component reset
+  controls/             the parent's top W (PCA) directions in parent and child: strips (PNG), GIFs, alignment
+  controls_transfer.json  opt-in: transfer score of those directions vs random ones (child skin-tone model)
+  zeroshot/             opt-in: zero-shot label transfer models and results
+  summary.json          the headline numbers, every count behind them, and why a part did not run
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from ..atomic import publish_dir, write_json_atomic
+from ..params_analysis import AnalyzeParams
+from . import plots
+from .controls import ControlSettings, pca_directions
+from .controls_report import controls_report
+from .domain_metrics import domain_metrics, metrics_table, reset_kid
+from .pair import load_pair
+from .report import alignment_report
+from .style_alignment import EffectSettings
+
+SUMMARY_FILE = "summary.json"
+OPT_IN = "opt-in, not enabled in params.yaml (analyze.{}.enabled: true runs it)"
+
+
+def effect_settings(cfg: AnalyzeParams) -> EffectSettings:
+    a = cfg.alignment
+    return EffectSettings(num_latents=a.latents, channels_per_layer=a.channels, step_std=a.step_std,
+                          std_samples=a.std_samples, seed_start=a.seed_start, truncation_psi=a.truncation_psi,
+                          channel_seed=a.channel_seed, pool=a.pool, batch=a.batch)
+
+
+def metric_options(cfg: AnalyzeParams, progress=None):
+    from ..metrics import MetricOptions
+    f = cfg.fid_kid
+    return MetricOptions(max_real=f.num_real, batch_size=f.batch, kid_subsets=f.kid_subsets,
+                         kid_subset_size=f.kid_subset_size, kid_seed=f.kid_seed, truncation_psi=f.truncation_psi,
+                         progress=progress)
+
+
+def _tables_as_json(alignment_dir: Path, tables_dir: Path) -> list[str]:
+    import pandas as pd
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    names = []
+    for parquet in sorted(alignment_dir.glob("*.parquet")):
+        records = json.loads(pd.read_parquet(parquet).to_json(orient="records"))  # NaN -> null
+        write_json_atomic(tables_dir / f"{parquet.stem}.json", records, sort_keys=False)
+        names.append(f"tables/{parquet.stem}.json")
+    return names
+
+
+def _metrics_part(tmp: Path, parent, child, domains: dict, cfg: AnalyzeParams, progress, timings: dict) -> dict:
+    from ..metrics import load_detector
+    t0 = time.perf_counter()
+    detector, options, reals, features = load_detector(), metric_options(cfg, progress), {}, {}
+    records = domain_metrics({"parent": parent, "child": child}, domains, num_gen=cfg.fid_kid.num_gen,
+                             split=cfg.fid_kid.split, options=options, detector=detector, reals=reals,
+                             features=features, fid=cfg.fid_kid.fid)
+    table = metrics_table(records)
+    write_json_atomic(tmp / "fid_kid.json", {"table": table, "records": records}, sort_keys=False)
+    plots.plot_domain_metrics(table, tmp / "fid_kid.png")
+    timings["fid_kid_s"] = round(time.perf_counter() - t0, 1)
+    part = {"fid_kid": table, "reset": None, "fid_computed": cfg.fid_kid.fid}
+    if cfg.reset.enabled:
+        t0 = time.perf_counter()
+        resets = reset_kid(parent, child, reals["child"], num_gen=cfg.reset.num_gen, options=options,
+                           detector=detector, groups=tuple(cfg.reset.components), features=features)
+        write_json_atomic(tmp / "reset_kid.json", resets, sort_keys=False)
+        plots.plot_reset_kid(resets, tmp / "reset_kid.png")
+        part["reset"] = {r["model"].removeprefix("reset_"): {
+            "kid": r["value"], "kid_std": r["std"], "num_gen": r["num_gen"], "num_real": r["num_real"],
+            "subsets": r["subsets"], "subset_size": r["subset_size"], "seed": r["seed"]} for r in resets}
+        timings["reset_kid_s"] = round(time.perf_counter() - t0, 1)
+    return part
+
+
+def _controls_part(tmp: Path, parent, child, domains: dict, cfg: AnalyzeParams, progress, timings: dict) -> dict:
+    c = cfg.controls
+    t0 = time.perf_counter()
+    summary = controls_report(parent, child, tmp / "controls", count=c.count, pca_samples=c.pca_samples,
+                              seeds=tuple(range(c.strip_seeds)), steps=tuple(c.steps), settings=effect_settings(cfg),
+                              progress=progress)
+    timings["controls_s"] = round(time.perf_counter() - t0, 1)
+    part = {"controls": {k: summary[k] for k in ("count", "pca_samples", "matched_mean", "mismatched_mean")},
+            "controls_transfer": None}
+    if c.enabled:
+        from .optin import pca_transfer
+        from .zeroshot import TrainSettings
+        t0 = time.perf_counter()
+        directions, _ = pca_directions(parent, c.count, num_samples=c.pca_samples)
+        settings = ControlSettings(num_latents=c.num_latents, steps=tuple(c.steps), num_random=c.num_random)
+        result = pca_transfer(parent, child, directions, domains["child"], tmp / "controls-models",
+                              settings=settings, train=TrainSettings(epochs=c.train_epochs), progress=progress)
+        write_json_atomic(tmp / "controls_transfer.json", result, sort_keys=False)
+        part["controls_transfer"] = {k: v for k, v in result.items() if k != "rows"}
+        timings["controls_transfer_s"] = round(time.perf_counter() - t0, 1)
+    return part
+
+
+def _zeroshot_part(tmp: Path, domains: dict, cfg: AnalyzeParams, progress, timings: dict) -> dict | None:
+    z = cfg.zeroshot
+    if not z.enabled:
+        return None
+    from .optin import zeroshot_run
+    from .zeroshot import BootstrapSettings, TrainSettings
+    t0 = time.perf_counter()
+    result = zeroshot_run(domains["parent"], domains["child"], tmp / "zeroshot",
+                          train=TrainSettings(epochs=z.epochs, seed=z.seed),
+                          boot=BootstrapSettings(resamples=z.resamples, seed=z.seed), progress=progress)
+    timings["zeroshot_s"] = round(time.perf_counter() - t0, 1)
+    return result
+
+
+def run_analysis(parent_path: str | os.PathLike, child_path: str | os.PathLike, domains: dict,
+                 out: str | os.PathLike, cfg: AnalyzeParams = AnalyzeParams(), progress: bool | None = None) -> dict:
+    """Every analysis of the (parent, child) pair into ``out`` (published atomically); returns the summary.
+    ``domains``: ``{"parent": parent-domain data set, "child": child-domain data set}``."""
+    cfg = cfg.effective()
+    parent, child = load_pair(parent_path, child_path)
+    timings: dict = {}
+
+    def build(tmp: Path) -> dict:
+        t0 = time.perf_counter()
+        settings = effect_settings(cfg)
+        aligned = alignment_report(parent, child, tmp / "alignment", settings=settings, progress=progress,
+                                   sources={"parent": str(parent_path), "child": str(child_path)})
+        timings["alignment_s"] = round(time.perf_counter() - t0, 1)
+        tables = _tables_as_json(tmp / "alignment", tmp / "tables")
+        summary = {"sources": {"parent": str(parent_path), "child": str(child_path),
+                               "parent_data": str(domains["parent"]), "child_data": str(domains["child"])},
+                   "settings": cfg.model_dump(mode="json"), "full": cfg.full,
+                   "weights": aligned["weights"], "style_alignment": aligned["style_alignment"], "tables": tables}
+        summary.update(_metrics_part(tmp, parent, child, domains, cfg, progress, timings))
+        summary.update(_controls_part(tmp, parent, child, domains, cfg, progress, timings))
+        summary["zeroshot"] = _zeroshot_part(tmp, domains, cfg, progress, timings)
+        summary["not_run"] = {name: OPT_IN.format(name) for name, on in (
+            ("reset", cfg.reset.enabled), ("controls", cfg.controls.enabled), ("zeroshot", cfg.zeroshot.enabled))
+            if not on}
+        summary["timings"] = timings
+        write_json_atomic(tmp / SUMMARY_FILE, summary, sort_keys=False)
+        return summary
+
+    return publish_dir(out, build, overwrite=True)
