@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from services import free_port, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,3 +149,14 @@ def _alive(pid: int) -> bool:
         return True
     except ProcessLookupError:
         return False
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A real store for the test module that imports this fixture (``from s3store import store``), stopped
+    at the module's end."""
+    s3 = start_store(tmp_path_factory.mktemp("ceph"))
+    try:
+        yield s3
+    finally:
+        s3.stop()

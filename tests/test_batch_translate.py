@@ -26,6 +26,7 @@ from PIL import Image
 from conftest import TINY_G
 from flows.batch_translate import batch_translate
 from prefect_server import PrefectServer, prefect_env, stop_process_group
+from s3store import store  # noqa: F401 (the module's S3 store fixture)
 from stylealign_core.checkpoints import save_checkpoint
 from stylealign_core.editing.batch import MANIFEST_NAME, RECORDS_DIR
 from stylealign_core.generator import Generator
@@ -179,16 +180,6 @@ def test_command_line_runs_the_flow_and_defaults_resolve_against_params(api, pai
 
 
 # ---- S3: input and output prefixes in a real store --------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    from s3store import start_store
-    s3 = start_store(tmp_path_factory.mktemp("ceph"))
-    try:
-        yield s3
-    finally:
-        s3.stop()
-
 
 def test_s3_prefixes_rerun_skips_everything_and_new_images_alone_are_translated(api, pair, store, monkeypatch):
     for key, value in store.env.items():

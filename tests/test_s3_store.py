@@ -18,22 +18,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from s3store import start_store
+from s3store import store  # noqa: F401 (the module's S3 store fixture)
 from services import free_port
 from stylealign_core.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from stylealign_core.checkpoints.native import sha256_file
 from stylealign_core.generator import Generator
 
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    s3 = start_store(tmp_path_factory.mktemp("ceph"))
-    try:
-        yield s3
-    finally:
-        s3.stop()
 
 
 @pytest.fixture
