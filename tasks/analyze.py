@@ -33,6 +33,6 @@ def analyze_pair(settings: dict, parent_checkpoint: str, child_checkpoint: str, 
                   cfg.alignment.latents, " (full size)" if cfg.full else "", out)
     t0 = time.time()
     summary = run_analysis(parent_checkpoint, child_checkpoint, {"parent": parent_data, "child": child_data}, out,
-                           cfg, progress=False)
+                           cfg, progress=False, say=logger().info)
     logger().info("analysis done in %.1f s (%s)", time.time() - t0, summary["timings"])
     return summary

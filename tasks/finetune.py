@@ -65,7 +65,8 @@ def train_child(train: dict, parent_checkpoint: str, parent_sha256: str, data: s
     log.info("fine-tuning %s kimg, batch %s, precision %s, %s torch threads: parent %s, data %s -> %s",
              cfg.total_kimg, cfg.batch, cfg.precision, torch.get_num_threads(), parent_checkpoint, data, run)
     t0 = time.time()
-    result = finetune_child(cfg, parent_checkpoint, data, run, resume=resume, progress=False)
+    result = finetune_child(cfg, parent_checkpoint, data, run, resume=resume, progress=False,
+                            on_tick=progress_logger(log, cfg.total_kimg))
     seconds = time.time() - t0
     rows = result.get("log") or []
     last = {k: _num(v) for k, v in (rows[-1] if rows else {}).items()}
@@ -75,6 +76,19 @@ def train_child(train: dict, parent_checkpoint: str, parent_sha256: str, data: s
                "checkpoint": str(result["checkpoint"]) + ".json", "last": last}
     log.info("fine-tuned to %.3f kimg in %.1f s -> %s", summary["kimg"], seconds, summary["checkpoint"])
     return summary
+
+
+def progress_logger(log, total_kimg: float):
+    """An on_tick hook: one log line per tick (kimg done, speed, time left, losses), the stage's progress in
+    `dvc repro`, the Prefect UI and a worker's log, where no terminal shows a progress bar."""
+    def report_progress(ctx) -> None:
+        row = ctx.row
+        speed = row.get("images_per_s") or 0.0
+        left_min = (total_kimg - ctx.kimg) * 1000 / speed / 60 if speed > 0 else float("nan")
+        losses = ", ".join(f"{k} {row[k]:.3f}" for k in ("loss_G", "loss_D", "augment_p") if k in row)
+        log.info("finetune: %.3g/%g kimg (%.0f%%), %.1f img/s, ~%.1f min left; %s", ctx.kimg, total_kimg,
+                 100 * ctx.kimg / total_kimg, speed, left_min, losses)
+    return report_progress
 
 
 def _num(v):

@@ -213,8 +213,12 @@ def test_opt_in_controls_and_zeroshot_fill_their_keys(tmp_path):
         "controls": {"enabled": True, "count": 2, "pca_samples": 20, "strip_seeds": 1, "steps": [-2.0, 0.0, 2.0],
                      "num_latents": 3, "num_random": 2, "train_epochs": 1},
         "zeroshot": {"enabled": True, "epochs": 1, "resamples": 20}})
-    summary = run_analysis(paths[0], paths[1], domains, tmp_path / "analyze", cfg, progress=False)
+    said = []
+    summary = run_analysis(paths[0], paths[1], domains, tmp_path / "analyze", cfg, progress=False, say=said.append)
     assert set(summary["not_run"]) == {"reset"} and summary["reset"] is None
+    assert [line.split(" done in ")[0] for line in said] == [  # one progress line per part that ran
+        "analyze: weight change and StyleSpace alignment", "analyze: FID/KID (4 generated per model)",
+        "analyze: W directions in the child", "analyze: control transfer score", "analyze: zero-shot label transfer"]
     transfer = summary["controls_transfer"]
     assert transfer["direction"] in ("pca_0", "pca_1") and transfer["parent_score"] >= 0
     assert -1 <= transfer["transfer_score"] <= 1 and transfer["settings"]["num_random"] == 2

@@ -75,8 +75,9 @@ def test_pipeline_task_uses_the_core_check_with_its_stricter_policy(runs):
     _check_resumable(runs["child"], cfg(total_kimg=0.5), _sha(runs["parent_a"]), str(runs["data_c"]))
 
 
-def test_pipeline_train_child_refuses_another_parent_and_continues_with_its_own(runs, tmp_path):
+def test_pipeline_train_child_refuses_another_parent_and_continues_with_its_own(runs, tmp_path, caplog):
     import json
+    import logging
     import shutil
 
     from tasks.finetune import train_child
@@ -85,9 +86,17 @@ def test_pipeline_train_child_refuses_another_parent_and_continues_with_its_own(
     train = json.loads(json.dumps(cfg(total_kimg=0.012, snapshot_kimg=0.004).to_dict()))
     with pytest.raises(ResumeMismatch, match="parent: sha256"):
         train_child.fn(train, runs["parent_b"], _sha(runs["parent_b"]), str(runs["data_c"]), str(run), "latest", 1)
-    summary = train_child.fn(train, runs["parent_a"], _sha(runs["parent_a"]), str(runs["data_c"]), str(run),
-                             "latest", 1)
+    pipeline_log = logging.getLogger("stylealign.pipeline")  # the tasks' logger outside a flow run
+    pipeline_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger=pipeline_log.name):
+            summary = train_child.fn(train, runs["parent_a"], _sha(runs["parent_a"]), str(runs["data_c"]),
+                                     str(run), "latest", 1)
+    finally:
+        pipeline_log.removeHandler(caplog.handler)
     assert summary["kimg"] == pytest.approx(0.012) and summary["steps"] == 3
+    # progress in the stage's log, one line per tick (no terminal for a progress bar under dvc/Prefect)
+    assert "finetune: 0.012/0.012 kimg (100%)" in caplog.text and "min left; loss_G" in caplog.text
 
 
 def _sha(checkpoint):

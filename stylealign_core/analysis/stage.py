@@ -125,12 +125,18 @@ def _zeroshot_part(tmp: Path, domains: dict, cfg: AnalyzeParams, progress, timin
 
 
 def run_analysis(parent_path: str | os.PathLike, child_path: str | os.PathLike, domains: dict,
-                 out: str | os.PathLike, cfg: AnalyzeParams = AnalyzeParams(), progress: bool | None = None) -> dict:
+                 out: str | os.PathLike, cfg: AnalyzeParams = AnalyzeParams(), progress: bool | None = None,
+                 say=None) -> dict:
     """Every analysis of the (parent, child) pair into ``out`` (published atomically); returns the summary.
-    ``domains``: ``{"parent": parent-domain data set, "child": child-domain data set}``."""
+    ``domains``: ``{"parent": parent-domain data set, "child": child-domain data set}``. ``say``: called with
+    a line as each part finishes (the pipeline's progress where no terminal shows the bars)."""
     cfg = cfg.effective()
     parent, child = load_pair(parent_path, child_path)
     timings: dict = {}
+
+    def part_done(name: str, key: str) -> None:
+        if say is not None and key in timings:
+            say(f"analyze: {name} done in {timings[key]:.0f} s")
 
     def build(tmp: Path) -> dict:
         t0 = time.perf_counter()
@@ -138,14 +144,20 @@ def run_analysis(parent_path: str | os.PathLike, child_path: str | os.PathLike, 
         aligned = alignment_report(parent, child, tmp / "alignment", settings=settings, progress=progress,
                                    sources={"parent": str(parent_path), "child": str(child_path)})
         timings["alignment_s"] = round(time.perf_counter() - t0, 1)
+        part_done("weight change and StyleSpace alignment", "alignment_s")
         tables = _tables_as_json(tmp / "alignment", tmp / "tables")
         summary = {"sources": {"parent": str(parent_path), "child": str(child_path),
                                "parent_data": str(domains["parent"]), "child_data": str(domains["child"])},
                    "settings": cfg.model_dump(mode="json"), "full": cfg.full,
                    "weights": aligned["weights"], "style_alignment": aligned["style_alignment"], "tables": tables}
         summary.update(_metrics_part(tmp, parent, child, domains, cfg, progress, timings))
+        part_done(f"FID/KID ({cfg.fid_kid.num_gen} generated per model)", "fid_kid_s")
+        part_done("component reset KID", "reset_kid_s")
         summary.update(_controls_part(tmp, parent, child, domains, cfg, progress, timings))
+        part_done("W directions in the child", "controls_s")
+        part_done("control transfer score", "controls_transfer_s")
         summary["zeroshot"] = _zeroshot_part(tmp, domains, cfg, progress, timings)
+        part_done("zero-shot label transfer", "zeroshot_s")
         summary["not_run"] = {name: OPT_IN.format(name) for name, on in (
             ("reset", cfg.reset.enabled), ("controls", cfg.controls.enabled), ("zeroshot", cfg.zeroshot.enabled))
             if not on}

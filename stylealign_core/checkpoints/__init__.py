@@ -10,7 +10,7 @@ See ``native`` for the on-disk format, ``unpickler``/``official`` and ``rosinali
 """
 from .errors import CheckpointError
 from .loader import (FORMATS, Checkpoint, build_checkpoint, convert_checkpoint, detect_format, load_checkpoint,
-                     load_generator, read_checkpoint)
+                     load_generator, load_generator_and_sha, read_checkpoint)
 from .native import (DIR_CHECKPOINT_NAME, FORMAT_NAME, FORMAT_VERSION, checkpoint_paths, save_checkpoint,
                      sha256_file)
 from .networks import NetworkSpec, RawCheckpoint, build_network
@@ -19,4 +19,5 @@ from .remote import cache_dir, fetch
 __all__ = ["CheckpointError", "Checkpoint", "DIR_CHECKPOINT_NAME", "FORMATS", "FORMAT_NAME", "FORMAT_VERSION",
            "NetworkSpec", "RawCheckpoint",
            "build_checkpoint", "build_network", "cache_dir", "checkpoint_paths", "convert_checkpoint", "detect_format",
-           "fetch", "load_checkpoint", "load_generator", "read_checkpoint", "save_checkpoint", "sha256_file"]
+           "fetch", "load_checkpoint", "load_generator", "load_generator_and_sha", "read_checkpoint",
+           "save_checkpoint", "sha256_file"]

@@ -136,12 +136,20 @@ def load_checkpoint(path_or_uri: str | os.PathLike, device="cpu", networks=None,
 def load_generator(path_or_uri: str | os.PathLike, device="cpu", expect_resolution: int | None = None,
                    sha256: str | None = None, cache_dir: str | os.PathLike | None = None) -> Generator:
     """The checkpoint's generator: G_ema if present, else G."""
+    return load_generator_and_sha(path_or_uri, device, expect_resolution, sha256, cache_dir)[0]
+
+
+def load_generator_and_sha(path_or_uri: str | os.PathLike, device="cpu", expect_resolution: int | None = None,
+                           sha256: str | None = None, cache_dir: str | os.PathLike | None = None
+                           ) -> tuple[Generator, str]:
+    """:func:`load_generator`, and the sha256 of the checkpoint's weights file it was read from."""
     raw = read_checkpoint(path_or_uri, sha256=sha256, cache_dir=cache_dir)
     for name in GENERATOR_NAMES:
         if name in raw.networks:
             return build_checkpoint(raw, networks=(name,), device=device, expect_resolution=expect_resolution,
-                                    uri=str(path_or_uri)).networks[name]
-    raise CheckpointError(raw.source, f"no generator (G_ema or G) in this checkpoint (it has: {sorted(raw.networks)})")
+                                    uri=str(path_or_uri)).networks[name], raw.sha256
+    raise CheckpointError(raw.source, f"no generator (G_ema or G) in this checkpoint (it has: "
+                          f"{sorted(raw.networks)})", "pass a checkpoint that holds a generator")
 
 
 def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, networks=None, metadata: dict | None = None,

@@ -32,22 +32,11 @@ class AlignedPair:
         return (self.child, self.parent) if reverse else (self.parent, self.child)
 
 
-def load_generator_with_sha(path: str | os.PathLike, device="cpu") -> tuple[torch.nn.Module, str]:
-    """The generator of a checkpoint (G_ema, else G) in eval mode, and the checkpoint's sha256."""
-    from ..checkpoints import CheckpointError, build_checkpoint, read_checkpoint
-    from ..checkpoints.networks import GENERATOR_NAMES
-
-    raw = read_checkpoint(path)
-    name = next((n for n in GENERATOR_NAMES if n in raw.networks), None)
-    if name is None:
-        raise CheckpointError(raw.source, f"no generator (G_ema or G) in this checkpoint (it has: "
-                              f"{sorted(raw.networks)})", "pass a checkpoint that holds a generator")
-    G = build_checkpoint(raw, networks=(name,), device=device, uri=str(path)).networks[name]
-    return G.eval().requires_grad_(False), raw.sha256
-
-
 def load_aligned_pair(parent_path: str | os.PathLike, child_path: str | os.PathLike, device="cpu") -> AlignedPair:
     """Load both generators and check that they are aligned."""
-    parent, parent_sha = load_generator_with_sha(parent_path, device)
-    child, child_sha = load_generator_with_sha(child_path, device)
-    return AlignedPair(parent, child, parent_sha, child_sha)
+    from ..checkpoints import load_generator_and_sha
+
+    parent, parent_sha = load_generator_and_sha(parent_path, device)
+    child, child_sha = load_generator_and_sha(child_path, device)
+    return AlignedPair(parent.eval().requires_grad_(False), child.eval().requires_grad_(False), parent_sha,
+                       child_sha)

@@ -60,7 +60,7 @@ def snapshot_metrics_hook(names: list[str], data, num_gen: int):
 
 
 def _run(cfg: TrainConfig, data, run_dir, parent=None, parent_info=None, resume=None,
-         dist_ctx: DistContext | None = None, progress=True) -> dict:
+         dist_ctx: DistContext | None = None, progress=True, on_tick=None) -> dict:
     ctx = dist_ctx or init_from_env(cfg.device)
     dataset = open_training_data(data, xflip=cfg.xflip, labels=getattr(cfg, "cond", False))
     recipe = {"train": cfg.to_dict(), "data": str(data), "data_name": dataset.metadata.get("name"),
@@ -71,7 +71,7 @@ def _run(cfg: TrainConfig, data, run_dir, parent=None, parent_info=None, resume=
         metadata["parent"] = parent_info
     hooks = [snapshot_metrics_hook(cfg.metrics, data, cfg.metrics_num_gen)] if cfg.metrics else []
     result = train(cfg, dataset, run_dir, parent=parent, resume=resume, dist_ctx=ctx, metadata=metadata,
-                   progress=progress, on_snapshot=hooks)
+                   progress=progress, on_tick=on_tick, on_snapshot=hooks)
     final = RunDir(run_dir).final
     if ctx.is_main:
         meta = dict(metadata, kimg=result["kimg"], frozen=result["frozen"])
@@ -89,8 +89,10 @@ def train_parent(cfg: TrainConfig, data, run_dir, resume=None, dist_ctx=None, pr
 
 
 def finetune_child(cfg: TrainConfig, parent_uri, data, run_dir, resume=None, dist_ctx=None,
-                   progress=True) -> dict:
-    """Fine-tune a child from ``parent_uri`` (stylealign, official .pkl or rosinality .pt) on ``data``."""
+                   progress=True, on_tick=None) -> dict:
+    """Fine-tune a child from ``parent_uri`` (stylealign, official .pkl or rosinality .pt) on ``data``.
+    ``on_tick``: hooks called with each tick's log row (see :mod:`.hooks`), e.g. to report progress
+    where there is no terminal for the progress bar."""
     parent = load_checkpoint(parent_uri, device="cpu")
     if "G" not in parent.networks and "G_ema" in parent.networks:  # a shipped export holds G_ema and D
         parent.networks["G"] = copy.deepcopy(parent.networks["G_ema"])
@@ -102,7 +104,7 @@ def finetune_child(cfg: TrainConfig, parent_uri, data, run_dir, resume=None, dis
     info = dict(parent.lineage(), kind=(parent.metadata or {}).get("kind"))
     cfg = cfg.replace(network=_parent_network_settings(parent, cfg))  # record what the child is, not defaults
     return _run(cfg, data, run_dir, parent=parent, parent_info=info, resume=resume, dist_ctx=dist_ctx,
-                progress=progress)
+                progress=progress, on_tick=on_tick)
 
 
 def _parent_network_settings(parent, cfg: TrainConfig) -> dict:
