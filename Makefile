@@ -13,9 +13,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[all]'
 	touch $@
 
+# Two pytest-xdist workers, one test file each at a time (module fixtures such as a Prefect server or the S3
+# store start once per file): the suite waits on servers, schedules and subprocesses a good part of the time,
+# which the other worker fills. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
 test: setup
 	@# pytest exit code 5 = no tests collected: not a failure of the code under test.
-	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+	$(BIN)/python -m pytest -q $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile); \
+	    rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
 repro: setup
 	DVC_NO_ANALYTICS=1 $(BIN)/stylealign repro

@@ -2,7 +2,13 @@
 import os
 
 import pytest
-import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two xdist workers on two cores: one torch/OpenMP thread each, also in the commands they
+    # start, so the workers do not oversubscribe the cores (a spinning OpenMP pool on a busy core is slow)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402 (after OMP_NUM_THREADS)
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
