@@ -7,7 +7,6 @@ skip with the reason, except under ``CI=true``, where that is a failure.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -17,30 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from services import free_port, unavailable
+from services import apt_install, free_port, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "s3" / "ceph-rgw-local.sh"
 PACKAGES = ["ceph-mon", "ceph-osd", "radosgw", "ceph-common"]
 ACCESS_KEY, SECRET_KEY = "DVCACCESSKEY", "DVCSECRETKEY123"
-INSTALL_TIMEOUT_S, START_TIMEOUT_S = 900, 180
+START_TIMEOUT_S = 180
 
 
 def ensure_ceph() -> None:
     """Install the Ceph packages when missing (root + apt-get only); skip/fail with the reason otherwise."""
-    if all(shutil.which(b) for b in ("radosgw", "ceph-mon", "ceph-osd", "monmaptool", "radosgw-admin")):
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        unavailable(f"Ceph is not installed and cannot be installed here (needs root and apt-get: "
-                    f"apt-get install {' '.join(PACKAGES)})")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=INSTALL_TIMEOUT_S)
-    if proc.returncode != 0:  # the package lists may be missing on a fresh image
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=INSTALL_TIMEOUT_S)
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=INSTALL_TIMEOUT_S)
-    if proc.returncode != 0:
-        unavailable(f"apt-get install {' '.join(PACKAGES)} failed: {proc.stderr[-500:]}")
+    apt_install(PACKAGES, ["radosgw", "ceph-mon", "ceph-osd", "monmaptool", "radosgw-admin"])
 
 
 @dataclass

@@ -15,40 +15,11 @@ from pathlib import Path
 
 
 from prefect_server import BIN, PrefectServer, prefect_env, stop_process_group
-from services import unavailable
+from browser import headless_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 POOL = "stylealign-process"
 SCREENSHOTS = ROOT / "test-artifacts"
-BROWSER_PACKAGES = ["chromium", "chromium-driver"]
-
-
-def _ensure_chromium() -> None:
-    if shutil.which("chromium") and shutil.which("chromedriver"):
-        return
-    if not shutil.which("apt-get"):
-        unavailable("headless Chromium is not installed (apt-get install chromium chromium-driver)")
-    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *BROWSER_PACKAGES]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                          env=prefect_env(DEBIAN_FRONTEND="noninteractive"))
-    if proc.returncode != 0:
-        unavailable(f"apt-get install {' '.join(BROWSER_PACKAGES)} failed: {proc.stderr[-400:]}")
-
-
-def _browser():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.options import Options
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        unavailable("selenium is not installed (pip install 'stylealign[test]')")
-    _ensure_chromium()
-    options = Options()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,1000"):
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
 
 
 def _cli(env, *args, timeout=180) -> subprocess.CompletedProcess:
@@ -70,7 +41,7 @@ def _wait_for_text(driver, *texts: str, timeout_s: float = 60) -> str:
 
 
 def test_deployment_runs_on_a_worker_and_the_ui_shows_the_run_and_its_artifact(tmp_path):
-    driver = _browser()
+    driver = headless_chromium()
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(ROOT / "smoke" / "params.yaml", work / "params.yaml")

@@ -18,6 +18,7 @@ import pytest
 from stylealign_core.reports.metrics_json import REQUIRED, ReportInputs, get, null_keys
 from stylealign_core.reports.site import PLOTS, build_report
 
+from browser import headless_chromium
 from report_helpers import analyzed_run
 from services import unavailable
 
@@ -142,26 +143,9 @@ def test_plot_csvs_and_the_page_without_any_stage_output(analyzed, tmp_path):
 
 # ---- the page in real headless Chromium -------------------------------------------------------------------
 
-def chromium():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.options import Options
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        unavailable("selenium is not installed (pip install 'stylealign[test]')")
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        unavailable("headless Chromium is not installed (apt-get install chromium chromium-driver)")
-    options = Options()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,1000", "--allow-file-access-from-files"):
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-
-
 def check_page_in_browser(index: Path, screenshot: Path) -> dict:
     """Open ``index`` from disk; every <img> decoded (naturalWidth > 0), every table has filled cells."""
-    driver = chromium()
+    driver = headless_chromium("--allow-file-access-from-files")
     try:
         driver.get(index.resolve().as_uri())
         driver.execute_script("return document.readyState")
