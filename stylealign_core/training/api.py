@@ -21,6 +21,7 @@ from ..data import DataError, ImageDataset
 from ..data.format import is_dataset_dir
 from .config import TrainConfig
 from .distributed import DistContext, init_from_env
+from .hooks import as_hooks
 from .loop import train
 from .rundir import FINAL_NAME, RunDir  # noqa: F401 (FINAL_NAME: the final checkpoint's name, imported from here)
 
@@ -60,7 +61,7 @@ def snapshot_metrics_hook(names: list[str], data, num_gen: int):
 
 
 def _run(cfg: TrainConfig, data, run_dir, parent=None, parent_info=None, resume=None,
-         dist_ctx: DistContext | None = None, progress=True, on_tick=None) -> dict:
+         dist_ctx: DistContext | None = None, progress=True, on_tick=None, on_snapshot=None) -> dict:
     ctx = dist_ctx or init_from_env(cfg.device)
     dataset = open_training_data(data, xflip=cfg.xflip, labels=getattr(cfg, "cond", False))
     recipe = {"train": cfg.to_dict(), "data": str(data), "data_name": dataset.metadata.get("name"),
@@ -70,6 +71,7 @@ def _run(cfg: TrainConfig, data, run_dir, parent=None, parent_info=None, resume=
     if parent_info:
         metadata["parent"] = parent_info
     hooks = [snapshot_metrics_hook(cfg.metrics, data, cfg.metrics_num_gen)] if cfg.metrics else []
+    hooks += list(as_hooks(on_snapshot, "on_snapshot"))
     result = train(cfg, dataset, run_dir, parent=parent, resume=resume, dist_ctx=ctx, metadata=metadata,
                    progress=progress, on_tick=on_tick, on_snapshot=hooks)
     final = RunDir(run_dir).final
@@ -89,10 +91,11 @@ def train_parent(cfg: TrainConfig, data, run_dir, resume=None, dist_ctx=None, pr
 
 
 def finetune_child(cfg: TrainConfig, parent_uri, data, run_dir, resume=None, dist_ctx=None,
-                   progress=True, on_tick=None) -> dict:
+                   progress=True, on_tick=None, on_snapshot=None) -> dict:
     """Fine-tune a child from ``parent_uri`` (stylealign, official .pkl or rosinality .pt) on ``data``.
     ``on_tick``: hooks called with each tick's log row (see :mod:`.hooks`), e.g. to report progress
-    where there is no terminal for the progress bar."""
+    where there is no terminal for the progress bar; ``on_snapshot``: hooks run at each snapshot after the
+    ``cfg.metrics`` ones (their records go to RUN/metrics.jsonl too)."""
     parent = load_checkpoint(parent_uri, device="cpu")
     if "G" not in parent.networks and "G_ema" in parent.networks:  # a shipped export holds G_ema and D
         parent.networks["G"] = copy.deepcopy(parent.networks["G_ema"])
@@ -104,7 +107,7 @@ def finetune_child(cfg: TrainConfig, parent_uri, data, run_dir, resume=None, dis
     info = dict(parent.lineage(), kind=(parent.metadata or {}).get("kind"))
     cfg = cfg.replace(network=_parent_network_settings(parent, cfg))  # record what the child is, not defaults
     return _run(cfg, data, run_dir, parent=parent, parent_info=info, resume=resume, dist_ctx=dist_ctx,
-                progress=progress, on_tick=on_tick)
+                progress=progress, on_tick=on_tick, on_snapshot=on_snapshot)
 
 
 def _parent_network_settings(parent, cfg: TrainConfig) -> dict:
