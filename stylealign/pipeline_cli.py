@@ -5,13 +5,15 @@
     stylealign repro [--smoke] [--force] [--dry] [STAGE ...]
 
 `run` is what every dvc.yaml stage calls. Without a Prefect server configured, Prefect starts a
-temporary local one for the run (~11 s); to keep runs in the UI, start a server once
-(`prefect server start --host 127.0.0.1`) and export `PREFECT_API_URL=http://127.0.0.1:4200/api`.
+temporary local one for the run (~8-20 s); `repro` starts one temporary server for all its stages instead.
+To keep runs in the UI, start a server once (`prefect server start --host 127.0.0.1`) and export
+`PREFECT_API_URL=http://127.0.0.1:4200/api`.
 Exit codes: 0 success, 1 a stage failed, 2 invalid params/usage; errors are reported by
 stylealign.cli (``stylealign: error: ...``, one line).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -119,6 +121,25 @@ def repro_env() -> dict:
     return env
 
 
+@contextlib.contextmanager
+def shared_prefect_server(env: dict):
+    """Yield ``env`` pointing at a Prefect API: the one it names (PREFECT_API_URL), else one temporary local
+    server started here for every stage of a `dvc repro` (each stage would otherwise start its own), stopped
+    on exit. The server runs in this process's environment (its database under PREFECT_HOME)."""
+    if env.get("PREFECT_API_URL"):
+        yield env
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+    server = SubprocessASGIServer()
+    server.start(timeout=120)
+    try:
+        print(f"+ one temporary Prefect server for all stages: {server.api_url} (set PREFECT_API_URL to use "
+              "your own)", flush=True)
+        yield dict(env, PREFECT_API_URL=server.api_url)
+    finally:
+        server.stop()
+
+
 def cmd_repro(args) -> int:
     root = find_repo_root()
     if root is None:
@@ -132,7 +153,10 @@ def cmd_repro(args) -> int:
               file=sys.stderr)
     cmd = repro_command(args.smoke, args.force, args.dry, args.targets)
     print("+ " + " ".join(cmd[2:] if cmd[1] == "-m" else cmd), f"(in {root})", flush=True)
-    return subprocess.call(cmd, cwd=root, env=env)
+    if args.dry:
+        return subprocess.call(cmd, cwd=root, env=env)
+    with shared_prefect_server(env) as stage_env:
+        return subprocess.call(cmd, cwd=root, env=stage_env)
 
 
 def add_parser(subparsers) -> None:

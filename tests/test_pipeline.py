@@ -508,3 +508,22 @@ def test_repro_command_line():
     assert repro_command(smoke=True)[3:] == ["repro", "smoke/dvc.yaml"]
     assert repro_command(smoke=True, force=True, targets=["finetune"])[3:] == [
         "repro", "--force", "smoke/dvc.yaml:finetune"]
+
+
+def test_repro_starts_one_prefect_server_for_all_stages_unless_one_is_named():
+    """`stylealign repro` gives every stage one temporary Prefect API (instead of one server per stage) and
+    stops it afterwards; a PREFECT_API_URL already set is used as it is."""
+    import urllib.error
+    import urllib.request
+
+    from stylealign.pipeline_cli import shared_prefect_server
+    named = {"PREFECT_API_URL": "http://127.0.0.1:9/api", "X": "1"}
+    with shared_prefect_server(named) as env:
+        assert env is named
+    with shared_prefect_server({"X": "1"}) as env:
+        url = env["PREFECT_API_URL"]
+        assert url.startswith("http://127.0.0.1:") and env["X"] == "1"
+        with urllib.request.urlopen(f"{url}/health", timeout=30) as response:
+            assert response.status == 200
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{url}/health", timeout=5)
