@@ -67,11 +67,14 @@ def plot_curve(rows: list[dict], path: Path, labels: dict) -> None:
     for domain in DOMAINS:
         ax.errorbar(kimg, [r[f"kid_{domain}"] for r in rows], yerr=[r[f"kid_{domain}_std"] for r in rows],
                     marker="o", capsize=3, label=f"KID to {labels[domain]}")
+    parent = rows[0]  # the rule's first half: below the parent's KID to the child domain by 2 std
+    ax.axhline(parent["kid_child"] - 2 * parent["kid_child_std"], color="C0", linestyle="--", alpha=0.6,
+               label=f"parent's KID to {labels['child']} - 2 std")
     ax.set_xlabel("child kimg (0 = the parent)")
     ax.set_ylabel(f"KID ({rows[0]['num_gen']} generated)")
     ax.set_title("fine-tuning the parent on the child domain")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
