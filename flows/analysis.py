@@ -1,9 +1,10 @@
 """The `analyze` and `report` stage flows (registered in flows.pipeline.STAGES after the others).
 
 analyze: the resolved parent (``parent.out``) and the child (``finetune.out``'s network-final.json) against
-both data sets -> ``analyze.out``. report: every stage's outputs that exist -> ``report.out`` (index.html,
-metrics.json, plots/, assets/). The report also reads the translate and morph stages' outputs when
-params.yaml has those sections (default paths otherwise), so it runs whichever stages came before it.
+both data sets -> ``analyze.out`` (the zero-shot route a also reads the ``invert`` section: its projector).
+report: every stage's outputs that exist -> ``report.out`` (index.html, metrics.json, plots/, assets/). The
+report also reads the translate and morph stages' outputs when params.yaml has those sections (default paths
+otherwise), so it runs whichever stages came before it.
 """
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def analyze(params_path: str = PARAMS_DEFAULT) -> dict:
                                     f"(stylealign pipeline run --stage {stage})")
     out = p.resolve(p.analyze.out)
     summary = analyze_tasks.analyze_pair(p.section("analyze"), str(parent_ckpt), str(child_ckpt),
-                                         str(p.resolve(p.data.parent.out)), str(p.resolve(p.data.child.out)), str(out))
+                                         str(p.resolve(p.data.parent.out)), str(p.resolve(p.data.child.out)), str(out),
+                                         invert=p.section("invert"))
     artifact("markdown", "analyze-pair", "FID/KID and alignment of the parent/child pair", markdown="\n".join([
         "# Analysis of the parent/child pair", "", f"* output: `{out}`", "",
         markdown_table(summary["fid_kid"]), "",

@@ -60,7 +60,7 @@ def invert(params_path: str = PARAMS_DEFAULT) -> dict:
     p = _load(params_path)
     iv = p.invert
     nets = networks(p)
-    settings = {"lr": iv.lr, "noise": iv.noise, "stats_samples": iv.stats_samples}
+    settings = iv.projector_settings()
     results, rows = {}, []
     for domain in DOMAINS:
         out = p.resolve(iv.out) / domain

@@ -5,7 +5,8 @@ default ``dvc repro`` within its 30-minute budget on 2 CPU cores (the 2015 Incep
 there): FID/KID on a few hundred images per model. ``analyze.full: true`` is the opt-in full-size run: the
 counts of ``analyze.full_size`` replace the defaults (over an hour on 2 CPU cores). The zero-shot
 transfer and the semantic-control transfer score train small models and are opt-in as well
-(``analyze.zeroshot.enabled``, ``analyze.controls.enabled``).
+(``analyze.zeroshot.enabled``, ``analyze.controls.enabled``). The zero-shot route a inverts with the ``invert``
+section's projector (:meth:`ZeroshotParams.route_a_invert`), so the analyze stage also reads that section.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field
 
+from .params_edit import InvertParams, Space
 from .schema import Schema
 
 RESET_CHOICES = Literal["mapping", "affine", "synthesis", "torgb", "noise"]
@@ -81,12 +83,29 @@ class ControlsParams(_Section):
     train_epochs: int = Field(6, gt=0)                   # epochs of the skin-tone attribute model
 
 
+class RouteAInvertParams(_Section):
+    """Route a's projector (each child test image inverted into the child). The projector settings, metric and
+    seed are the ``invert`` section's; a value here (null: the invert section's) replaces its namesake. With
+    space and steps left null, the images the invert stage inverted come from the latents cache."""
+    space: Space | None = None
+    steps: int | None = Field(None, gt=0)                # optimisation steps per image
+    batch: int | None = Field(None, gt=0)                # images optimised together (does not change a code)
+
+
 class ZeroshotParams(_Section):
-    """Zero-shot label transfer (parent-trained models on child test images; direct, supervised, chance)."""
+    """Zero-shot label transfer (parent-trained models on child test images; translated (route a), direct,
+    supervised, chance)."""
     enabled: bool = False                                # opt-in: trains 6 small models (~1-2 min each)
     epochs: int = Field(6, gt=0)
     resamples: int = Field(1000, gt=0)                   # bootstrap resamples over base emoji
     seed: int = 0
+    translated: bool = True                              # route a (when enabled): invert into the child, render
+                                                         # with the parent; false: its keys stay null
+    invert: RouteAInvertParams = Field(default_factory=RouteAInvertParams)
+
+    def route_a_invert(self, invert: InvertParams) -> InvertParams:
+        """The ``invert`` section with this section's overrides (``invert.*`` keys that are not null)."""
+        return invert.model_copy(update={k: v for k, v in self.invert.model_dump().items() if v is not None})
 
 
 class FullSizeParams(_Section):

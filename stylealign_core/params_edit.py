@@ -38,6 +38,7 @@ PathStr = Annotated[str, AfterValidator(_path)]
 IdPair = Annotated[list[str], AfterValidator(_id_pair)]
 Device = Annotated[str, AfterValidator(check_device)]
 Schedule = Literal["linear", "cosine", "smoothstep"]
+Space = Literal["z", "w", "w+", "s"]                       # the latent spaces the projector inverts into
 _RUNNER_RE = re.compile(r"^(local|dask|ray|(dask|tcp|ray)://\S+)$")
 
 
@@ -77,7 +78,7 @@ class InvertParams(_Section):
     out: PathStr = "runs/invert"                          # OUT/parent/ and OUT/child/ (each as `stylealign invert`)
     split: Literal["train", "test"] | None = "test"       # which split of each data set (null: all images)
     limit: int | None = Field(64, gt=0)                   # the first N images of that split (null: all)
-    space: Literal["z", "w", "w+", "s"] = "w+"
+    space: Space = "w+"
     steps: int = Field(1000, gt=0)                        # optimisation steps per image
     lr: float = Field(0.1, gt=0)
     batch: int = Field(16, gt=0)                          # images optimised together
@@ -90,6 +91,13 @@ class InvertParams(_Section):
     workers: int = Field(2, gt=0)                         # threads (local) / processes (dask) of the runner
     device: Device = "cpu"
     threads: int | None = Field(None, gt=0)               # torch CPU threads per shard
+
+    def projector_settings(self) -> dict:
+        """The ``ProjectorSettings`` fields this section sets (the rest keep the projector's defaults). With the
+        metric and the seed they make the latents-cache key, so the invert stage and the zero-shot route a,
+        which both build their projector from here, share finished images."""
+        return {"space": self.space, "steps": self.steps, "lr": self.lr, "noise": self.noise,
+                "stats_samples": self.stats_samples}
 
 
 class TranslateParams(_Section):

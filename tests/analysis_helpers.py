@@ -29,3 +29,16 @@ def perturbed_child(parent, components, scale=0.2, seed=1):
 def images(G, seeds=range(4)):
     from stylealign_core.latents import synthesize_seeds
     return synthesize_seeds(G, list(seeds), batch=4)
+
+
+def emoji_pair(root, g_kwargs) -> tuple[list, dict]:
+    """Saved checkpoints [parent, child] of a tiny pair (the child's convs perturbed) and emoji-like data sets
+    ``{"parent": ..., "child": ...}`` (labels, skin-tone variants, masks) under ``root``: the zero-shot inputs."""
+    from stylealign_core.checkpoints import save_checkpoint
+
+    from test_zeroshot_helpers import write_emoji_like
+    torch.manual_seed(0)
+    parent = tiny_parent(g_kwargs)
+    paths = [save_checkpoint(root / name, {"G_ema": G}).with_suffix(".json")
+             for name, G in (("parent", parent), ("child", perturbed_child(parent, {"conv"})))]
+    return paths, {"parent": write_emoji_like(root / "noto", style=0), "child": write_emoji_like(root / "tw", style=1)}

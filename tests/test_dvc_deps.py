@@ -9,13 +9,16 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-# only validation (see the dvc.yaml header); a stage that runs code of params_analysis.py lists it
+# imported by every stage as validation (see the dvc.yaml header); a stage that runs code of params_edit.py or
+# params_analysis.py lists it
 NOT_DEPS = {"stylealign_core/params.py", "stylealign_core/params_edit.py", "stylealign_core/params_analysis.py"}
 INIT = {"seed": 0, "resolution": 8, "network": {"z_dim": 8, "w_dim": 8, "mapping_layers": 1, "channel_base": 64,
                                                 "channel_max": 8}}
-# What each stage's task module runs beyond its imports: the parent stage resolves an `init` parent.
+# What each stage's task module runs beyond its imports: the parent stage resolves an `init` parent; the
+# analyze stage imports the zero-shot route a when it is enabled.
 RUN = {"parent": "from stylealign_core.training.parent import resolve_parent\n"
-                 f"resolve_parent('init', None, None, sys.argv[1] + '/p', init={INIT!r})\n"}
+                 f"resolve_parent('init', None, None, sys.argv[1] + '/p', init={INIT!r})\n",
+       "analyze": "import stylealign_core.analysis.optin, stylealign_core.analysis.zeroshot.translate_route\n"}
 
 _PROBE = """import importlib, json, os, sys
 def core_files():

@@ -25,6 +25,10 @@ def test_both_params_files_have_the_sections_with_every_count():
     ("analyze.fid_kid.fid", "all", "analyze.fid_kid.fid"),
     ("analyze.reset.components", ["mapping", "decoder"], "analyze.reset.components"),
     ("analyze.alignment.latnts", 4, "analyze.alignment.latnts"),
+    ("analyze.zeroshot.translated", "yes", "analyze.zeroshot.translated: expected bool"),
+    ("analyze.zeroshot.invert.steps", 0, "analyze.zeroshot.invert.steps"),
+    ("analyze.zeroshot.invert.space", "q", "analyze.zeroshot.invert.space"),
+    ("analyze.zeroshot.invert.metric", "lpips-vgg", "analyze.zeroshot.invert.metric"),
     ("report.out", "", "report.out: must be a non-empty path"),
     ("report.colour", "red", "report.colour"),
 ])
@@ -44,3 +48,14 @@ def test_full_size_counts_replace_the_defaults_only_when_opted_in(tmp_path, base
     eff = p.analyze.effective()
     assert (eff.fid_kid.num_gen, eff.fid_kid.num_real, eff.reset.num_gen) == (2000, None, 1000)
     assert p.analyze.fid_kid.num_gen == 6  # the validated section itself is unchanged
+
+
+def test_route_a_projector_is_the_invert_sections_with_the_zeroshot_overrides(tmp_path, base_doc):
+    p = load_params(ROOT / "params.yaml")
+    assert p.analyze.zeroshot.translated and p.analyze.zeroshot.route_a_invert(p.invert) == p.invert  # all null
+    doc = edited(edited(base_doc, "analyze.zeroshot.invert.steps", 7), "analyze.zeroshot.invert.batch", 3)
+    p = load_params(write(tmp_path, doc))
+    route = p.analyze.zeroshot.route_a_invert(p.invert)
+    assert (route.steps, route.batch, p.invert.steps, p.invert.batch) == (7, 3, 5, 2)
+    assert route.projector_settings() == {**p.invert.projector_settings(), "steps": 7}
+    assert (route.metric, route.seed, route.space) == (p.invert.metric, p.invert.seed, p.invert.space)

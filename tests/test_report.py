@@ -173,45 +173,50 @@ def test_report_renders_in_headless_chromium(analyzed, tmp_path):
     assert seen["title"] == "browser test" and seen["images"] >= 8 and seen["tables"] >= 6, seen
 
 
-# ---- the opt-in parts (controls transfer score, zero-shot) on emoji-like data sets --------------------------
+# ---- the opt-in parts (controls transfer score, zero-shot with its route a) on emoji-like data sets ----------
 
-def test_opt_in_controls_and_zeroshot_fill_their_keys(tmp_path):
-    import torch
-
+def test_opt_in_controls_and_zeroshot_fill_their_keys(tmp_path, monkeypatch):
     from conftest import TINY_G
     from stylealign_core.analysis.stage import run_analysis
-    from stylealign_core.checkpoints import save_checkpoint
     from stylealign_core.params_analysis import AnalyzeParams
+    from stylealign_core.params_edit import InvertParams
     from stylealign_core.reports.metrics_json import build_metrics
 
-    from analysis_helpers import perturbed_child, tiny_parent
-    from test_zeroshot_helpers import write_emoji_like
-    torch.manual_seed(0)
-    parent = tiny_parent(dict(TINY_G))
-    paths = [save_checkpoint(tmp_path / name, {"G_ema": G})
-             for name, G in (("parent", parent), ("child", perturbed_child(parent, {"conv"})))]
-    domains = {"parent": write_emoji_like(tmp_path / "noto", style=0), "child": write_emoji_like(tmp_path / "tw", style=1)}
+    from analysis_helpers import emoji_pair
+    monkeypatch.setenv("STYLEALIGN_CACHE", str(tmp_path / "cache"))
+    paths, domains = emoji_pair(tmp_path, dict(TINY_G))
     cfg = AnalyzeParams.model_validate({
         "fid_kid": {"num_gen": 4, "num_real": 4, "kid_subsets": 3, "fid": "none"}, "reset": {"enabled": False},
         "alignment": {"latents": 2, "channels": 1, "std_samples": 8},
         "controls": {"enabled": True, "count": 2, "pca_samples": 20, "strip_seeds": 1, "steps": [-2.0, 0.0, 2.0],
                      "num_latents": 3, "num_random": 2, "train_epochs": 1},
-        "zeroshot": {"enabled": True, "epochs": 1, "resamples": 20}})
+        "zeroshot": {"enabled": True, "epochs": 1, "resamples": 20, "invert": {"steps": 5}}})
+    invert = InvertParams(steps=1000, stats_samples=200, metric="stlpips-alex")  # zeroshot.invert.steps replaces 1000
     said = []
-    summary = run_analysis(paths[0], paths[1], domains, tmp_path / "analyze", cfg, progress=False, say=said.append)
+    summary = run_analysis(paths[0], paths[1], domains, tmp_path / "analyze", cfg, progress=False, say=said.append,
+                           invert=invert)
     assert set(summary["not_run"]) == {"reset"} and summary["reset"] is None
     assert [line.split(" done in ")[0] for line in said] == [  # one progress line per part that ran
         "analyze: weight change and StyleSpace alignment", "analyze: FID/KID (4 generated per model)",
-        "analyze: W directions in the child", "analyze: control transfer score", "analyze: zero-shot label transfer"]
+        "analyze: W directions in the child", "analyze: control transfer score",
+        "analyze: zero-shot route a (14 child images inverted, 14 optimised)", "analyze: zero-shot label transfer"]
     transfer = summary["controls_transfer"]
     assert transfer["direction"] in ("pca_0", "pca_1") and transfer["parent_score"] >= 0
     assert -1 <= transfer["transfer_score"] <= 1 and transfer["settings"]["num_random"] == 2
-    assert (tmp_path / "analyze" / "zeroshot" / "results" / "zeroshot.parquet").is_file()
+    # route a: the 14 distinct child test images of the three tasks (4 base emoji + 10 skin-tone variants)
+    translated = summary["zeroshot"]["translated"]
+    assert (translated["images"], translated["optimised"], translated["from_cache"]) == (14, 14, 0)
+    assert translated["metric"] == "stlpips-alex" and translated["settings"]["steps"] == 5
+    assert translated["settings"]["space"] == "w+" and translated["settings"]["stats_samples"] == 200
+    results = json.loads((tmp_path / "analyze" / "zeroshot" / "results" / "zeroshot.json").read_text())
+    assert results["info"]["translated"] == translated
+    assert {r["method"] for r in results["rows"]} >= {"translated", "direct", "supervised", "chance"}
     metrics = build_metrics(ReportInputs(analyze_out=tmp_path / "analyze"))
     assert metrics["controls"]["transfer_score"] == transfer["transfer_score"]
     for task in ("category", "skin_tone"):
         entry = metrics["zeroshot"][task]
-        assert all(0 <= entry[k] <= 1 for k in ("acc_direct", "acc_supervised", "chance")), entry
-        assert entry["acc"] is None and "translated" in entry["acc_reason"]
-    assert 0 <= metrics["zeroshot"]["mask"]["miou_direct"] <= 1
+        assert all(0 <= entry[k] <= 1 for k in ("acc", "acc_direct", "acc_supervised", "chance")), entry
+        assert "acc_reason" not in entry
+    assert 0 <= metrics["zeroshot"]["mask"]["miou"] <= 1 and 0 <= metrics["zeroshot"]["mask"]["miou_direct"] <= 1
+    assert not any(k.startswith("zeroshot.") for k in null_keys(metrics))
     assert all("opt-in" in metrics["alignment"]["reset"][g]["kid_reason"] for g in ("mapping", "torgb"))

@@ -7,7 +7,8 @@
   child score is the transfer score.
 * :func:`zeroshot_run`: the zero-shot label transfer (:mod:`.zeroshot`): the three models trained on the
   parent data set, scored on the child test split against direct, supervised (child-trained) and chance.
-  The translated route needs the child test images translated to the parent; without them its keys are null.
+  The translated route (route a) runs with a ``to_parent`` callable (:mod:`.zeroshot.translate_route`); without
+  one its keys are null.
 """
 from __future__ import annotations
 
@@ -41,21 +42,26 @@ def pca_transfer(parent, child, directions: torch.Tensor, child_data, models_dir
 
 
 def zeroshot_run(parent_data, child_data, out: Path, *, train: TrainSettings, boot: BootstrapSettings,
-                 translated_folder=None, progress=None) -> dict:
+                 to_parent=None, translated_folder=None, progress=None) -> dict:
     """Train the three tasks on the parent and (upper bound) the child data set, score them; publishes
-    ``out/results`` (zeroshot.parquet/json, metrics.json) and returns its ``zeroshot`` metrics."""
+    ``out/results`` (zeroshot.parquet/json, metrics.json) and returns its ``zeroshot`` metrics and, under
+    ``translated``, what route a ran (``to_parent.info()`` of a :class:`.zeroshot.translate_route.ToParent`,
+    another callable's name; None without route a)."""
     from .zeroshot import TASKS
     parent_models, child_models = out / "models-parent", out / "models-child"
     for task in TASKS:
         train_task(parent_data, task, parent_models, train, progress=progress)
         train_task(child_data, task, child_models, train, progress=progress)
-    table, metrics = evaluate_models(parent_models, child_data, supervised_dir=child_models,
+    table, metrics = evaluate_models(parent_models, child_data, supervised_dir=child_models, to_parent=to_parent,
                                      translated_folder=translated_folder, boot=boot, progress=progress)
+    translated = None if to_parent is None else to_parent.info() if hasattr(to_parent, "info") else {
+        "callable": getattr(to_parent, "__qualname__", type(to_parent).__qualname__)}
     write_results(out / "results", table, metrics, info={"parent_data": str(parent_data),
                                                          "child_data": str(child_data),
-                                                         "translated_folder": translated_folder},
+                                                         "translated_folder": translated_folder,
+                                                         "translated": translated},
                   overwrite=True)
-    return {**metrics, "table": json_rows(table)}
+    return {**metrics, "table": json_rows(table), "translated": translated}
 
 
 def json_rows(table) -> list[dict]:

@@ -14,8 +14,16 @@ from ..aligned import check_aligned
 def load_pair(parent_path: str | os.PathLike, child_path: str | os.PathLike, device="cpu"):
     """(parent G, child G) from two checkpoints (G_ema preferred), checked to be an aligned pair,
     in eval mode, float32 (a checkpoint stored at half precision is widened)."""
-    from ..checkpoints import load_generator
-    parent = load_generator(parent_path, device=device).float().eval().requires_grad_(False)
-    child = load_generator(child_path, device=device).float().eval().requires_grad_(False)
-    check_aligned(parent, child)
-    return parent, child
+    return load_pair_and_sha256(parent_path, child_path, device)[:2]
+
+
+def load_pair_and_sha256(parent_path: str | os.PathLike, child_path: str | os.PathLike, device="cpu"):
+    """:func:`load_pair`, and ``{"parent": sha256, "child": sha256}`` of the checkpoints' weights files (what
+    the latents cache keys a generator by)."""
+    from ..checkpoints import load_generator_and_sha
+    nets, shas = {}, {}
+    for which, path in (("parent", parent_path), ("child", child_path)):
+        G, shas[which] = load_generator_and_sha(path, device=device)
+        nets[which] = G.float().eval().requires_grad_(False)
+    check_aligned(nets["parent"], nets["child"])
+    return nets["parent"], nets["child"], shas

@@ -12,7 +12,8 @@ Publishes ``out`` atomically:
   reset_kid.json / .png KID to the child domain of the child, the parent and each component reset
   controls/             the parent's top W (PCA) directions in parent and child: strips (PNG), GIFs, alignment
   controls_transfer.json  opt-in: transfer score of those directions vs random ones (child skin-tone model)
-  zeroshot/             opt-in: zero-shot label transfer models and results
+  zeroshot/             opt-in: zero-shot label transfer models and results (route a: the child test images
+                        inverted into the child with the invert section's projector, rendered by the parent)
   summary.json          the headline numbers, every count behind them, and why a part did not run
 """
 from __future__ import annotations
@@ -24,11 +25,12 @@ from pathlib import Path
 
 from ..atomic import publish_dir, write_json_atomic
 from ..params_analysis import AnalyzeParams
+from ..params_edit import InvertParams
 from . import plots
 from .controls import ControlSettings, pca_directions
 from .controls_report import controls_report
 from .domain_metrics import domain_metrics, metrics_table, reset_kid
-from .pair import load_pair
+from .pair import load_pair_and_sha256
 from .report import alignment_report
 from .style_alignment import EffectSettings
 
@@ -110,28 +112,51 @@ def _controls_part(tmp: Path, parent, child, domains: dict, cfg: AnalyzeParams, 
     return part
 
 
-def _zeroshot_part(tmp: Path, domains: dict, cfg: AnalyzeParams, progress, timings: dict) -> dict | None:
+def _zeroshot_part(tmp: Path, pair: tuple, domains: dict, cfg: AnalyzeParams, invert: InvertParams, progress,
+                   timings: dict) -> dict | None:
+    """``pair``: (parent, child, {"parent": sha256, "child": sha256}); route a (``zeroshot.translated``) inverts
+    with the ``invert`` section's projector as overridden by ``zeroshot.invert``."""
     z = cfg.zeroshot
     if not z.enabled:
         return None
     from .optin import zeroshot_run
     from .zeroshot import BootstrapSettings, TrainSettings
     t0 = time.perf_counter()
+    to_parent = None
+    if z.translated:
+        from .zeroshot.translate_route import route_a
+        parent, child, shas = pair
+        to_parent = route_a(parent, child, shas["child"], z.route_a_invert(invert), progress=bool(progress))
     result = zeroshot_run(domains["parent"], domains["child"], tmp / "zeroshot",
                           train=TrainSettings(epochs=z.epochs, seed=z.seed),
-                          boot=BootstrapSettings(resamples=z.resamples, seed=z.seed), progress=progress)
+                          boot=BootstrapSettings(resamples=z.resamples, seed=z.seed), to_parent=to_parent,
+                          progress=progress)
     timings["zeroshot_s"] = round(time.perf_counter() - t0, 1)
+    if to_parent is not None:
+        timings["zeroshot_translated_s"] = result["translated"]["seconds"]
     return result
+
+
+def not_run(cfg: AnalyzeParams) -> dict:
+    """``{part: why it did not run}`` (metrics.json's ``_reason`` of the keys a part would have filled)."""
+    reasons = {name: OPT_IN.format(name) for name, on in (
+        ("reset", cfg.reset.enabled), ("controls", cfg.controls.enabled), ("zeroshot", cfg.zeroshot.enabled))
+        if not on}
+    if cfg.zeroshot.enabled and not cfg.zeroshot.translated:
+        reasons["zeroshot.translated"] = ("the translated route (route a) is off in params.yaml "
+                                          "(analyze.zeroshot.translated: true runs it)")
+    return reasons
 
 
 def run_analysis(parent_path: str | os.PathLike, child_path: str | os.PathLike, domains: dict,
                  out: str | os.PathLike, cfg: AnalyzeParams = AnalyzeParams(), progress: bool | None = None,
-                 say=None) -> dict:
+                 say=None, invert: InvertParams = InvertParams()) -> dict:
     """Every analysis of the (parent, child) pair into ``out`` (published atomically); returns the summary.
     ``domains``: ``{"parent": parent-domain data set, "child": child-domain data set}``. ``say``: called with
-    a line as each part finishes (the pipeline's progress where no terminal shows the bars)."""
+    a line as each part finishes (the pipeline's progress where no terminal shows the bars). ``invert``: the
+    ``invert`` section, the projector of the zero-shot route a (the invert stage's, so they share the cache)."""
     cfg = cfg.effective()
-    parent, child = load_pair(parent_path, child_path)
+    parent, child, shas = load_pair_and_sha256(parent_path, child_path)
     timings: dict = {}
 
     def part_done(name: str, key: str) -> None:
@@ -156,11 +181,13 @@ def run_analysis(parent_path: str | os.PathLike, child_path: str | os.PathLike, 
         summary.update(_controls_part(tmp, parent, child, domains, cfg, progress, timings))
         part_done("W directions in the child", "controls_s")
         part_done("control transfer score", "controls_transfer_s")
-        summary["zeroshot"] = _zeroshot_part(tmp, domains, cfg, progress, timings)
+        summary["zeroshot"] = _zeroshot_part(tmp, (parent, child, shas), domains, cfg, invert, progress, timings)
+        translated = (summary["zeroshot"] or {}).get("translated")
+        if translated:
+            part_done(f"zero-shot route a ({translated['images']} child images inverted, {translated['optimised']} "
+                      "optimised)", "zeroshot_translated_s")
         part_done("zero-shot label transfer", "zeroshot_s")
-        summary["not_run"] = {name: OPT_IN.format(name) for name, on in (
-            ("reset", cfg.reset.enabled), ("controls", cfg.controls.enabled), ("zeroshot", cfg.zeroshot.enabled))
-            if not on}
+        summary["not_run"] = not_run(cfg)
         summary["timings"] = timings
         write_json_atomic(tmp / SUMMARY_FILE, summary, sort_keys=False)
         return summary

@@ -83,6 +83,12 @@ def decode(data: bytes, resolution: int, channels: int) -> tuple[np.ndarray, tup
     return flat, (None if (h, w) == (resolution, resolution) else (w, h))
 
 
+def input_image(entry: InputEntry, data: bytes, resolution: int, channels: int = 3) -> InputImage:
+    """One image file's bytes as an image to invert (its sha256 is the latents-cache key); BadImage if unreadable."""
+    pixels, resized = decode(data, resolution, channels)
+    return InputImage(entry, hashlib.sha256(data).hexdigest(), pixels, resized)
+
+
 def load_inputs(src: str | os.PathLike, entries: list[InputEntry], resolution: int, channels: int = 3,
                 strict: bool = False) -> tuple[list[InputImage], list[tuple[str, str]]]:
     """Decode ``entries`` of ``src``: (images in entry order, [(name, reason)] of those skipped).
@@ -94,7 +100,7 @@ def load_inputs(src: str | os.PathLike, entries: list[InputEntry], resolution: i
     for name, data, error in iter_files(src, list(by_name)):
         if error is None:
             try:
-                pixels, resized = decode(data, resolution, channels)
+                loaded[name] = input_image(by_name[name], data, resolution, channels)
             except BadImage as exc:
                 error = str(exc)
         if error is not None:
@@ -102,8 +108,6 @@ def load_inputs(src: str | os.PathLike, entries: list[InputEntry], resolution: i
                 raise InversionError(f"unreadable image {name} in {src}: {error}",
                                      "remove or replace it, or run without --strict to skip it")
             skipped.append((name, error))
-            continue
-        loaded[name] = InputImage(by_name[name], hashlib.sha256(data).hexdigest(), pixels, resized)
     missing = [e.name for e in entries if e.name not in loaded and e.name not in dict(skipped)]
     for name in missing:
         if strict:

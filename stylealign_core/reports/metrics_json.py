@@ -130,12 +130,12 @@ def _controls_zeroshot(doc: dict, summary: dict | None, why: str) -> None:
                                num_random=transfer["settings"]["num_random"])
     zs = ((summary or {}).get("zeroshot") or {}).get("zeroshot") or {}
     reason = why if summary is None else not_run.get("zeroshot", "zero-shot results missing")
+    route_a_off = not_run.get("zeroshot.translated", "the translated route needs the child test images translated "
+                              "to the parent, which this run did not provide")
     for dotted in [k for k in REQUIRED if k.startswith("zeroshot.")]:
         _, task, key = dotted.split(".")
         value = (zs.get(task) or {}).get(key)
-        why_here = reason if not zs else ("the translated route needs the child test images translated to the "
-                                          "parent, which this run did not provide" if key in ("acc", "miou")
-                                          else "not computed")
+        why_here = reason if not zs else route_a_off if key in ("acc", "miou") else "not computed"
         put(doc, dotted, value, why_here)
     for task, entry in zs.items():
         for key, value in entry.items():

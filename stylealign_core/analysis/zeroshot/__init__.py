@@ -4,7 +4,8 @@ Models trained ONLY on parent-domain (Noto) train images and labels (an emoji-ca
 skin-tone classifier, a foreground segmenter) are scored on child-domain (Twemoji) test images:
 
 * route a (``translated``): the child image is inverted into the child and the aligned parent image is
-  generated from the same code (any ``to_parent`` callable, or a folder of translated ``<id>.png``);
+  generated from the same code (any ``to_parent`` callable, e.g. :func:`.translate_route.route_a` of a generator
+  pair, imported from there as it loads the inversion code; or a folder of translated ``<id>.png``);
 * route b (``latent``): an MLP on parent latents applied to child latents;
 * against ``direct`` (the parent model on the raw child images), ``supervised`` (trained on child labels,
   the upper bound), ``chance`` (the majority class) and, for masks, the non-white ``threshold`` mask.
