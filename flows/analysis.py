@@ -1,7 +1,8 @@
 """The `analyze` and `report` stage flows (registered in flows.pipeline.STAGES after the others).
 
 analyze: the resolved parent (``parent.out``) and the child (``finetune.out``'s network-final.json) against
-both data sets -> ``analyze.out`` (the zero-shot route a also reads the ``invert`` section: its projector).
+both data sets -> ``analyze.out`` (the zero-shot route a also reads the ``invert`` section: its projector; the
+component reset's translation scores read the invert stage's parent latents and the ``translate`` section).
 report: every stage's outputs that exist -> ``report.out`` (index.html, metrics.json, plots/, assets/). The
 report also reads the translate and morph stages' outputs when params.yaml has those sections (default paths
 otherwise), so it runs whichever stages came before it.
@@ -49,7 +50,8 @@ def analyze(params_path: str = PARAMS_DEFAULT) -> dict:
     out = p.resolve(p.analyze.out)
     summary = analyze_tasks.analyze_pair(p.section("analyze"), str(parent_ckpt), str(child_ckpt),
                                          str(p.resolve(p.data.parent.out)), str(p.resolve(p.data.child.out)), str(out),
-                                         invert=p.section("invert"))
+                                         invert=p.section("invert"), translate=p.section("translate"),
+                                         parent_latents=str(p.resolve(p.invert.out) / "parent" / "latents.parquet"))
     artifact("markdown", "analyze-pair", "FID/KID and alignment of the parent/child pair", markdown="\n".join([
         "# Analysis of the parent/child pair", "", f"* output: `{out}`", "",
         markdown_table(summary["fid_kid"]), "",

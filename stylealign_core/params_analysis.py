@@ -51,7 +51,8 @@ class FidKidParams(_Section):
 
 
 class ResetParams(_Section):
-    """Component reset: the child with one component put back to the parent's, KID to the child domain."""
+    """Component reset: the child with one component put back to the parent's, KID to the child domain (and
+    translation quality when the invert stage's parent table exists: :mod:`..analysis.reset_translation`)."""
     enabled: bool = True
     components: list[RESET_CHOICES] = Field(default_factory=lambda: ["mapping", "affine", "synthesis", "torgb"])
     num_gen: int = Field(200, ge=2)                      # generated images per reset model

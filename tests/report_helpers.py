@@ -7,6 +7,7 @@ from pathlib import Path
 
 from stylealign_core.checkpoints import save_checkpoint
 from stylealign_core.params_analysis import AnalyzeParams
+from stylealign_core.params_edit import TranslateParams
 
 from analysis_helpers import perturbed_child, tiny_parent
 from test_training import blob_dataset
@@ -18,9 +19,23 @@ TINY_ANALYZE = {"fid_kid": {"num_gen": 5, "num_real": 5, "kid_subsets": 5, "batc
                 "controls": {"count": 2, "pca_samples": 40, "strip_seeds": 2, "steps": [-2.0, 0.0, 2.0]}}
 
 
+def _parent_latents(path: Path, parent, parent_path: Path) -> Path:
+    """What the invert stage leaves: z codes of three child-data ids, inverted "in" the parent checkpoint."""
+    import torch
+
+    from stylealign_core.checkpoints import load_generator_and_sha
+    from stylealign_core.inversion import LatentsTable, write_latents
+    sha = load_generator_and_sha(parent_path.with_suffix(".json"))[1]
+    z = torch.randn(3, parent.z_dim, generator=torch.Generator().manual_seed(5))
+    path.parent.mkdir(parents=True)
+    write_latents(path, LatentsTable(["img000", "img001", "img002"], "z", z, sha, "test"))
+    return path
+
+
 def analyzed_run(root: Path, g_kwargs: dict) -> dict:
     """``root`` holding what the stages before `report` write: runs/child (network-final.json,
-    parent_vs_child.png, log.parquet), metrics/finetune.json, runs/analyze (a real run_analysis)."""
+    parent_vs_child.png, log.parquet), metrics/finetune.json, runs/invert/parent/latents.parquet (three z codes),
+    runs/analyze (a real run_analysis, the resets also scored by translation quality)."""
     import pandas as pd
     import torch
 
@@ -40,6 +55,8 @@ def analyzed_run(root: Path, g_kwargs: dict) -> dict:
     (root / "metrics" / "finetune.json").write_text(json.dumps({"kimg": 0.048, "steps": 3, "seconds": 1.5,
                                                                  "images_per_s": 20.0}))
     domains = {"parent": blob_dataset(root / "data" / "parent", 0, 8), "child": blob_dataset(root / "data" / "child", 1, 8)}
+    latents = _parent_latents(root / "runs" / "invert" / "parent" / "latents.parquet", parent, parent_path)
     summary = run_analysis(parent_path.with_suffix(".json"), child_path.with_suffix(".json"), domains,
-                           root / "runs" / "analyze", AnalyzeParams.model_validate(TINY_ANALYZE), progress=False)
+                           root / "runs" / "analyze", AnalyzeParams.model_validate(TINY_ANALYZE), progress=False,
+                           translate=TranslateParams(metric="stlpips-alex", boot=50), parent_latents=latents)
     return {"root": root, "summary": summary}

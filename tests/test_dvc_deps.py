@@ -15,10 +15,12 @@ NOT_DEPS = {"stylealign_core/params.py", "stylealign_core/params_edit.py", "styl
 INIT = {"seed": 0, "resolution": 8, "network": {"z_dim": 8, "w_dim": 8, "mapping_layers": 1, "channel_base": 64,
                                                 "channel_max": 8}}
 # What each stage's task module runs beyond its imports: the parent stage resolves an `init` parent; the
-# analyze stage imports the zero-shot route a when it is enabled.
+# analyze stage imports the zero-shot route a when it is enabled and the reset's translation scoring when the
+# invert stage's parent table exists.
 RUN = {"parent": "from stylealign_core.training.parent import resolve_parent\n"
                  f"resolve_parent('init', None, None, sys.argv[1] + '/p', init={INIT!r})\n",
-       "analyze": "import stylealign_core.analysis.optin, stylealign_core.analysis.zeroshot.translate_route\n"}
+       "analyze": "import stylealign_core.analysis.optin, stylealign_core.analysis.zeroshot.translate_route, "
+                  "stylealign_core.analysis.reset_translation\n"}
 
 _PROBE = """import importlib, json, os, sys
 def core_files():

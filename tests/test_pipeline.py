@@ -195,6 +195,8 @@ def check_report(p) -> dict:
     assert report["kid"]["child"] is not None and report["kid"]["num_gen"] == p.analyze.fid_kid.num_gen
     assert set(report["alignment"]["reset"]) >= {"mapping", "affine", "synthesis", "torgb"}
     assert all(report["alignment"]["reset"][g]["kid"] is not None for g in ("mapping", "affine", "synthesis", "torgb"))
+    assert all(report["alignment"]["reset"][g]["translation_mse"] is not None  # the invert stage ran before
+               for g in ("mapping", "affine", "synthesis", "torgb", "child", "parent"))
     assert "fid.parent" in null_keys(report)  # smoke: fid none (KID only)
     page = (p.resolve(p.report.out) / "index.html").read_text()
     assert "../runs/child/parent_vs_child.png" in page and "assets/training_curves.png" in page

@@ -65,6 +65,14 @@ def test_analyze_writes_tables_plots_and_counts(analyzed):
     weights = json.loads((out / "tables" / "weights_components.json").read_text())
     assert {r["component"] for r in weights} >= {"mapping", "affine", "conv", "torgb"}
     assert set(summary["not_run"]) == {"controls", "zeroshot"}
+    # the same resets scored by translation quality (the invert stage's parent codes -> child-domain truth)
+    scored = summary["reset_translation"]["models"]
+    assert set(scored) == set(summary["reset"]) and scored["child"]["metric"] == "stlpips-alex"
+    for key in ("perceptual", "mse", "mask_iou"):
+        assert scored["synthesis"][key] == pytest.approx(scored["parent"][key], rel=1e-6), key
+        assert scored["mapping"][key] == pytest.approx(scored["child"][key], rel=1e-6), key
+    assert scored["synthesis"]["perceptual"] != pytest.approx(scored["child"]["perceptual"], rel=1e-3)
+    assert json.loads((out / "reset_translation.json").read_text())["info"]["n_items"] == 3
 
 
 def test_metrics_json_has_every_key_and_nulls_carry_reasons(analyzed, tmp_path):
@@ -80,6 +88,13 @@ def test_metrics_json_has_every_key_and_nulls_carry_reasons(analyzed, tmp_path):
     assert metrics["kid"]["child_to_parent_data"] == kid[("child", "parent")]
     assert metrics["fid"]["num_gen"] == 5 and metrics["kid"]["subsets"] == 5
     assert metrics["alignment"]["reset"]["synthesis"]["kid"] == analyzed["summary"]["reset"]["synthesis"]["kid"]
+    scored = analyzed["summary"]["reset_translation"]["models"]
+    for model in ("mapping", "affine", "synthesis", "torgb", "child", "parent"):
+        entry = metrics["alignment"]["reset"][model]
+        assert (entry["translation_lpips"], entry["translation_mse"], entry["translation_mask_iou"]) == (
+            scored[model]["perceptual"], scored[model]["mse"], scored[model]["mask_iou"]), model
+    assert metrics["alignment"]["reset"]["translation_n_items"] == 3
+    assert "translation_perceptual" in (tmp_path / "reports" / "index.html").read_text()
     nulls = null_keys(metrics)
     assert set(nulls) == {k for k in REQUIRED if k.startswith(("fid.", "translation.", "zeroshot.", "controls."))}
     assert "analyze.fid_kid.fid: none" in nulls["fid.parent"]

@@ -5,7 +5,8 @@
     summary = alignment_report(parent, child, "reports/alignment")
 
 Modules: ``components`` (tensor -> component, layer, lr multiplier), ``pair`` (the aligned-pair check),
-``weights`` (relative weight change), ``reset`` (component reset and its KID), ``effects`` (effect maps
+``weights`` (relative weight change), ``reset`` (component reset and its KID), ``reset_translation`` (the
+resets scored by translation quality), ``effects`` (effect maps
 and their correlation), ``style_alignment`` (StyleSpace channels), ``directions`` (W directions),
 ``plots`` and ``report`` (the output directory), ``domain_metrics`` (FID/KID of several generators against
 several domains, each feature set extracted once), ``stage`` (the pipeline's ``analyze`` stage) and

@@ -15,7 +15,7 @@ from ..metrics import MetricOptions, dataset_features, load_detector
 from ..metrics.evaluate import generator_features, load_images, metric_records
 from ..metrics.registry import parse_metric_list
 from .components import RESET_GROUPS
-from .reset import reset_generators
+from .reset import reset_models
 
 
 def real_set(data, split: str, options: MetricOptions, detector) -> dict:
@@ -76,10 +76,8 @@ def reset_kid(parent, child, real: dict, *, num_gen: int, options: MetricOptions
     options = options or MetricOptions()
     detector = detector or load_detector()
     specs = parse_metric_list("kid", num_gen)
-    models = {"child": child, "parent": parent}
-    models.update({f"reset_{g}": G for g, G in reset_generators(parent, child, groups).items()})
     records = []
-    for name, G in models.items():
+    for name, G in reset_models(parent, child, groups).items():
         feats, desc = cached_features(G, name, num_gen, options, detector, features)
         (record,) = metric_records(specs, real, feats, desc, options, detector, network=name)
         records.append({"model": name, **record})

@@ -6,7 +6,7 @@ network or the affines keeps the child's domain (KID stays near the child's own)
 synthesis convolutions brings the parent's domain back (KID rises towards the parent's).
 
 :func:`reset_generators` returns the reset generators by name, for any other scoring (translation quality
-is scored elsewhere with the same generators). Inputs are never modified: each reset is a deep copy.
+is scored by :mod:`.reset_translation` with the same generators). Inputs are never modified: each reset is a deep copy.
 """
 from __future__ import annotations
 
@@ -39,6 +39,13 @@ def reset_generators(parent: torch.nn.Module, child: torch.nn.Module, groups=tup
     return {group: reset_component(parent, child, group) for group in groups}
 
 
+def reset_models(parent: torch.nn.Module, child: torch.nn.Module, groups=tuple(RESET_GROUPS)) -> dict:
+    """``{"child": child, "parent": parent, "reset_<group>": child with that group reset, ...}``: the models
+    every reset score compares (the child and the parent as references)."""
+    return {"child": child, "parent": parent,
+            **{f"reset_{g}": G for g, G in reset_generators(parent, child, groups).items()}}
+
+
 def score_resets_kid(parent, child, data, *, num_gen: int, max_real: int | None = None, split: str | None = "train",
                      kid_subsets: int = 100, kid_subset_size: int = 1000, kid_seed: int = 0,
                      groups=tuple(RESET_GROUPS), detector=None, cache_dir: str | None = None,
@@ -52,10 +59,8 @@ def score_resets_kid(parent, child, data, *, num_gen: int, max_real: int | None 
     detector = detector or load_detector()
     options = MetricOptions(max_real=max_real, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
                             kid_seed=kid_seed, cache_dir=cache_dir, progress=progress)
-    models = {"child": child, "parent": parent}
-    models.update({f"reset_{g}": G for g, G in reset_generators(parent, child, groups).items()})
     records = []
-    for name, G in models.items():
+    for name, G in reset_models(parent, child, groups).items():
         (record,) = evaluate_metrics(G, data, "kid", num_gen=num_gen, split=split, options=options,
                                      detector=detector, network=name)
         records.append({"model": name, **record})

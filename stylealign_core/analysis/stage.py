@@ -10,6 +10,9 @@ Publishes ``out`` atomically:
   tables/*.json         every alignment table as JSON records
   fid_kid.json / .png   FID and KID of the parent and the child against both domains (records + table)
   reset_kid.json / .png KID to the child domain of the child, the parent and each component reset
+  reset_translation.json  translation quality of the same models: the invert stage's parent latents rendered
+                        at the translate section's truncation, scored against the child-domain images of the
+                        same ids (needs that table; else summary.json's not_run says why)
   controls/             the parent's top W (PCA) directions in parent and child: strips (PNG), GIFs, alignment
   controls_transfer.json  opt-in: transfer score of those directions vs random ones (child skin-tone model)
   zeroshot/             opt-in: zero-shot label transfer models and results (route a: the child test images
@@ -25,7 +28,7 @@ from pathlib import Path
 
 from ..atomic import publish_dir, write_json_atomic
 from ..params_analysis import AnalyzeParams
-from ..params_edit import InvertParams
+from ..params_edit import InvertParams, TranslateParams
 from . import plots
 from .controls import ControlSettings, pca_directions
 from .controls_report import controls_report
@@ -36,6 +39,8 @@ from .style_alignment import EffectSettings
 
 SUMMARY_FILE = "summary.json"
 OPT_IN = "opt-in, not enabled in params.yaml (analyze.{}.enabled: true runs it)"
+NO_LATENTS = ("the parent latents table {} is missing: run the `invert` stage (stylealign pipeline run --stage "
+              "invert), then `analyze` again, to score the component resets by translation quality")
 
 
 def effect_settings(cfg: AnalyzeParams) -> EffectSettings:
@@ -87,6 +92,32 @@ def _metrics_part(tmp: Path, parent, child, domains: dict, cfg: AnalyzeParams, p
             "subsets": r["subsets"], "subset_size": r["subset_size"], "seed": r["seed"]} for r in resets}
         timings["reset_kid_s"] = round(time.perf_counter() - t0, 1)
     return part
+
+
+def _reset_translation_part(tmp: Path, pair: tuple, child_data, cfg: AnalyzeParams, translate: TranslateParams,
+                            parent_latents, timings: dict) -> tuple[dict | None, str | None]:
+    """(summary entry, None) of the resets scored by translation quality, or (None, why it did not run).
+    ``pair``: (parent, child, {"parent": sha256, ...}); ``parent_latents``: the invert stage's parent table."""
+    if not cfg.reset.enabled:
+        return None, None
+    if parent_latents is None or not Path(parent_latents).is_file():
+        return None, NO_LATENTS.format(parent_latents or "(none given)")
+    from ..editing import codes_from_table
+    from ..editing.evaluate import scoring_distance
+    from .reset_translation import reset_translation
+    t0 = time.perf_counter()
+    parent, child, shas = pair
+    codes = codes_from_table(parent_latents, expect_sha256=shas["parent"])
+    distance, note = scoring_distance(translate.metric)
+    result = reset_translation(parent, child, codes, child_data, truncation_psi=translate.truncation_psi,
+                               distance=distance, groups=tuple(cfg.reset.components), batch=translate.batch,
+                               n_boot=translate.boot)
+    info = {**result["info"], "note": note}
+    write_json_atomic(tmp / "reset_translation.json", {"models": result["models"], "info": info,
+                                                       "summary": result["summary"].to_dict("records")},
+                      sort_keys=False)
+    timings["reset_translation_s"] = round(time.perf_counter() - t0, 1)
+    return {"models": result["models"], "info": info}, None
 
 
 def _controls_part(tmp: Path, parent, child, domains: dict, cfg: AnalyzeParams, progress, timings: dict) -> dict:
@@ -150,11 +181,14 @@ def not_run(cfg: AnalyzeParams) -> dict:
 
 def run_analysis(parent_path: str | os.PathLike, child_path: str | os.PathLike, domains: dict,
                  out: str | os.PathLike, cfg: AnalyzeParams = AnalyzeParams(), progress: bool | None = None,
-                 say=None, invert: InvertParams = InvertParams()) -> dict:
+                 say=None, invert: InvertParams = InvertParams(), translate: TranslateParams = TranslateParams(),
+                 parent_latents: str | os.PathLike | None = None) -> dict:
     """Every analysis of the (parent, child) pair into ``out`` (published atomically); returns the summary.
     ``domains``: ``{"parent": parent-domain data set, "child": child-domain data set}``. ``say``: called with
     a line as each part finishes (the pipeline's progress where no terminal shows the bars). ``invert``: the
-    ``invert`` section, the projector of the zero-shot route a (the invert stage's, so they share the cache)."""
+    ``invert`` section, the projector of the zero-shot route a (the invert stage's, so they share the cache).
+    ``parent_latents`` (the invert stage's parent table) and ``translate`` (its truncation, metric, batch and
+    bootstrap) score the component resets by translation quality; without the table, not_run says why."""
     cfg = cfg.effective()
     parent, child, shas = load_pair_and_sha256(parent_path, child_path)
     timings: dict = {}
@@ -178,6 +212,9 @@ def run_analysis(parent_path: str | os.PathLike, child_path: str | os.PathLike, 
         summary.update(_metrics_part(tmp, parent, child, domains, cfg, progress, timings))
         part_done(f"FID/KID ({cfg.fid_kid.num_gen} generated per model)", "fid_kid_s")
         part_done("component reset KID", "reset_kid_s")
+        summary["reset_translation"], no_translation = _reset_translation_part(
+            tmp, (parent, child, shas), domains["child"], cfg, translate, parent_latents, timings)
+        part_done("component reset translation quality", "reset_translation_s")
         summary.update(_controls_part(tmp, parent, child, domains, cfg, progress, timings))
         part_done("W directions in the child", "controls_s")
         part_done("control transfer score", "controls_transfer_s")
@@ -187,7 +224,7 @@ def run_analysis(parent_path: str | os.PathLike, child_path: str | os.PathLike, 
             part_done(f"zero-shot route a ({translated['images']} child images inverted, {translated['optimised']} "
                       "optimised)", "zeroshot_translated_s")
         part_done("zero-shot label transfer", "zeroshot_s")
-        summary["not_run"] = not_run(cfg)
+        summary["not_run"] = not_run(cfg) | ({"reset_translation": no_translation} if no_translation else {})
         summary["timings"] = timings
         write_json_atomic(tmp / SUMMARY_FILE, summary, sort_keys=False)
         return summary

@@ -124,11 +124,20 @@ def _analysis(page: Page, inputs: ReportInputs) -> None:
                                      "share_of_relative_change") if any(c in r for r in weights)] or None)
     page.para((summary.get("weights") or {}).get("note", ""))
     page.image(out / "alignment" / "weights.png", "relative weight change per layer, raw and per unit of lr")
-    page.heading("Component reset (KID to the child domain)")
+    page.heading("Component reset (KID to the child domain, translation quality)")
     resets = summary.get("reset")
     if resets:
-        page.table([{"model": k, **v} for k, v in resets.items()])
+        scored = (summary.get("reset_translation") or {}).get("models") or {}
+        page.table([{"model": k, **v, **{f"translation_{m}": scored.get(k, {}).get(m) for m in
+                                         ("perceptual", "mse", "mask_iou")}} for k, v in resets.items()])
         page.image(out / "reset_kid.png", "KID of the child with one component reset to the parent's")
+        if scored:
+            info = summary["reset_translation"]["info"]
+            page.para(f"translation: {info['n_items']} parent latents ({info['codes']}) rendered at truncation "
+                      f"{info['truncation_psi']}, scored against {info['truth']} (perceptual distance: "
+                      f"{info['perceptual_metric'] or 'none'})")
+        else:
+            page.not_run((summary.get("not_run") or {}).get("reset_translation", "translation not scored"))
     else:
         page.not_run((summary.get("not_run") or {}).get("reset", "reset not scored"))
     page.heading("StyleSpace channel alignment")

@@ -6,7 +6,8 @@ Built from the outputs the other stages left on disk (:class:`ReportInputs`). Ev
 
     "zeroshot": {"category": {"acc": null, "acc_reason": "opt-in, not enabled in params.yaml ..."}}
 
-Sample counts sit next to the figures they produced (``fid.num_gen``, ``kid.subsets``, ...).
+Sample counts sit next to the figures they produced (``fid.num_gen``, ``kid.subsets``, ...). Keys beyond
+:data:`REQUIRED` follow the same rule where noted (e.g. ``alignment.reset.<model>.translation_lpips``).
 """
 from __future__ import annotations
 
@@ -108,6 +109,7 @@ def _alignment(doc: dict, summary: dict | None, why: str) -> None:
     if resets:
         any_r = next(iter(resets.values()))
         doc["alignment"]["reset"].update(num_gen=any_r["num_gen"], num_real=any_r["num_real"])
+    _reset_translation(doc, summary, why)
     if summary:
         w, s = summary.get("weights") or {}, summary.get("style_alignment") or {}
         doc["alignment"]["weights"] = {k: w.get(k) for k in (
@@ -116,6 +118,24 @@ def _alignment(doc: dict, summary: dict | None, why: str) -> None:
                                      "w_direction_matched_mean": (s.get("w_directions") or {}).get("matched_mean"),
                                      "w_direction_mismatched_mean": (s.get("w_directions") or {}).get("mismatched_mean"),
                                      "latents": (s.get("settings") or {}).get("num_latents")}
+
+
+def _reset_translation(doc: dict, summary: dict | None, why: str) -> None:
+    """``alignment.reset.<model>.translation_{lpips,mse,mask_iou}`` for the four groups, the child and the
+    parent (always present: null + reason when not scored), ``translation_n_items`` and ``translation_metric``."""
+    scored = ((summary or {}).get("reset_translation") or {}).get("models") or {}
+    not_run = (summary or {}).get("not_run") or {}
+    reason = why if summary is None else not_run.get("reset_translation", not_run.get("reset", "not scored"))
+    for model in ("mapping", "affine", "synthesis", "torgb", "child", "parent"):
+        r = scored.get(model)
+        for key in ("lpips", "mse", "mask_iou"):
+            value = r and r["perceptual" if key == "lpips" else key]
+            why_here = (reason if not scored else f"the reset of {model} was not in analyze.reset.components"
+                        if not r else "no perceptual distance (translate.metric none, or its weights are missing)")
+            put(doc, f"alignment.reset.{model}.translation_{key}", value, why_here)
+    if scored:
+        any_r = next(iter(scored.values()))
+        doc["alignment"]["reset"].update(translation_n_items=any_r["n_items"], translation_metric=any_r["metric"])
 
 
 def _controls_zeroshot(doc: dict, summary: dict | None, why: str) -> None:
