@@ -5,10 +5,14 @@
     stylealign zeroshot eval --models models/zeroshot --supervised-models models/zeroshot-child \
         --parent-data data/emoji-google-64 --child-data data/emoji-twitter-64 \
         [--to-parent-images DIR] [--parent-latents P.parquet --child-latents C.parquet] --out reports/zeroshot
+    stylealign zeroshot histogram --network models/parent/emoji-noto-64/network.json --models models/zeroshot \
+        --data data/emoji-google-64 --num 2000 --out reports/histogram
 
 `train` writes one checkpoint per task (DIR/<task>.json + .safetensors); `eval` publishes DIR/zeroshot.parquet,
 DIR/zeroshot.json (rows per task x method with 95% intervals over base emoji) and DIR/metrics.json (the
-report's `zeroshot.*` keys). The protocol is in the README and in stylealign_core.analysis.zeroshot.
+report's `zeroshot.*` keys). `histogram` publishes DIR/histogram.{json,parquet,png}: the category histogram of
+generator samples under the category model against the data set's train split (true and predicted labels).
+The protocol is in the README and in stylealign_core.analysis.zeroshot.
 """
 from __future__ import annotations
 
@@ -90,6 +94,52 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_histogram(args) -> int:
+    """Handler of `stylealign zeroshot histogram`."""
+    from pathlib import Path
+
+    import torch
+
+    from stylealign_core.analysis.zeroshot import HistogramSettings, category_histogram, write_histogram
+    from stylealign_core.errors import OutputExists
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if Path(args.out).exists() and not args.overwrite:  # before any work
+        raise OutputExists(f"{args.out} already exists; pass --overwrite or choose another --out")
+    settings = HistogramSettings(num=args.num, seed=args.seed, truncation_psi=args.truncation, batch=args.batch)
+    table, info = category_histogram(args.network, args.models, args.data, settings, device=args.device,
+                                     progress=False if args.no_progress else None)
+    write_histogram(args.out, table, info, overwrite=args.overwrite)
+    print(json.dumps(info["summary"], indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _add_histogram_parser(sub) -> None:
+    hi = sub.add_parser("histogram", help="category histogram of generator samples vs the real data set",
+                        description="Draw --num samples (seeds --seed .. --seed+num-1, the project's seed -> z "
+                                    "convention, truncation --truncation, constant noise), read them with the "
+                                    "category model of --models, and compare their category shares with the train "
+                                    "split of --data: its true labels and the model's predictions on it (the "
+                                    "classifier's own bias). Publishes --out/histogram.json (rows + info: seeds, "
+                                    "truncation, generator and classifier sha256, total variation distance, "
+                                    "confident shares), histogram.parquet (one row per category) and histogram.png.")
+    hi.add_argument("--network", required=True, help="generator checkpoint (path or URL; G_ema preferred)")
+    hi.add_argument("--models", required=True,
+                    help="models directory holding category.json (`stylealign zeroshot train --task category`)")
+    hi.add_argument("--data", required=True, help="the emoji data set the category model was trained on (train split)")
+    hi.add_argument("--num", type=_positive, default=2000, help="number of samples (default 2000)")
+    hi.add_argument("--seed", type=int, default=0, help="first seed (samples use seeds seed .. seed+num-1)")
+    hi.add_argument("--truncation", type=float, default=1.0, help="truncation psi (default 1.0: none)")
+    hi.add_argument("--batch", type=_positive, default=64, help="samples per generator batch")
+    hi.add_argument("--device", default="cpu", help="torch device of the generator (default cpu)")
+    hi.add_argument("--out", required=True, help="results directory (published atomically)")
+    hi.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    hi.add_argument("--threads", type=_positive, help="torch CPU threads")
+    hi.add_argument("--no-progress", action="store_true", help="no progress bar")
+    hi.set_defaults(func=cmd_histogram)
+
+
 def add_parser(subparsers) -> None:
     group = subparsers.add_parser("zeroshot", help="zero-shot label transfer: parent-domain models on child images",
                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -133,3 +183,5 @@ def add_parser(subparsers) -> None:
     ev.add_argument("--threads", type=_positive, help="torch CPU threads")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_eval)
+
+    _add_histogram_parser(sub)

@@ -41,11 +41,12 @@ def train_task(data, task: str, out_dir, settings: TrainSettings = TrainSettings
             "train_seconds": round(seconds, 1)}
 
 
-def _load_task_models(models_dir, task: str, required: bool):
+def load_task_model(models_dir, task: str, required: bool = True):
+    """(model, ``zeroshot`` metadata) of ``task`` in ``models_dir``; (None, None) when absent and not ``required``."""
     path = model_path(models_dir, task)
     if not path.exists():
         if required:
-            raise ZeroShotError(f"{models_dir} has no {task} model ({path.name}); train it with "
+            raise ZeroShotError(f"{models_dir} has no {task} model ({path}); train it with "
                                 f"`stylealign zeroshot train --task {task} --out {models_dir}`")
         return None, None
     model, meta = load_model(path)
@@ -65,10 +66,10 @@ def evaluate_models(models_dir, child_data, *, tasks=None, supervised_dir=None, 
     rows = []
     for task in tqdm(tasks, desc="zeroshot eval", unit="task",
                      disable=(not progress) if progress is not None else None):
-        model, meta = _load_task_models(models_dir, task, required=True)
+        model, meta = load_task_model(models_dir, task, required=True)
         supervised = None
         if supervised_dir is not None:
-            supervised, sup_meta = _load_task_models(supervised_dir, task, required=True)
+            supervised, sup_meta = load_task_model(supervised_dir, task, required=True)
             if sup_meta["classes"] != meta["classes"]:
                 raise ZeroShotError(f"the supervised {task} model has classes {sup_meta['classes']}, the parent "
                                     f"model {meta['classes']}; train both on emoji data sets of one label set")
