@@ -15,8 +15,8 @@ import sys
 import warnings
 
 _EPILOG = (
-    "Recipe: the official projector's (Adam lr 0.1, 5%% ramp-up, 25%% cosine ramp-down, latent noise "
-    "0.05 ramped over 75%%, noise-map regularisation 1e5, start at w_avg), per-image noise maps, so "
+    "Recipe: the official projector's (Adam lr 0.1, 5% ramp-up, 25% cosine ramp-down, latent noise "
+    "0.05 ramped over 75%, noise-map regularisation 1e5, start at w_avg), per-image noise maps, so "
     "batching does not change a result. Perceptual metric (recorded in every output): stlpips-vgg "
     "(default; shift-tolerant LPIPS, weights from `pip install 'stylealign[invert]'`), stlpips-alex, "
     "lpips-vgg / lpips-alex (lpips package + torchvision backbone weights already in your torch cache), "

@@ -21,6 +21,14 @@ def tiny_metric() -> LinearFeatureDistance:
     return LinearFeatureDistance(Backbone(layers, [1, 3]), heads, (0, 0, 0), (1, 1, 1), name="test-random", min_size=1)
 
 
+@torch.no_grad()
+def _scale_output(G, factor: float) -> None:
+    """Scale the image G renders (ToRGB weights and biases: the skip sum is linear in them)."""
+    for name, param in G.named_parameters():
+        if ".torgb." in name and not name.endswith("affine.weight") and not name.endswith("affine.bias"):
+            param.mul_(factor)
+
+
 @pytest.fixture
 def tiny_G(tiny_g_kwargs):
     torch.manual_seed(0)
@@ -42,12 +50,13 @@ def test_projecting_a_generated_image_recovers_it(tiny_G):
     metric = tiny_metric()
     with torch.no_grad():
         w = tiny_G.z_to_w(torch.randn(2, tiny_G.z_dim, generator=torch.Generator().manual_seed(5)))
+        _scale_output(tiny_G, 0.9 / float(tiny_G.synthesize(w, "w").abs().max()))  # targets inside [-1, 1]
         targets = tiny_G.synthesize(w, "w")
         stats = space_stats(tiny_G, "w", samples=1000)
         start = synthesize_codes(tiny_G, stats.avg.expand(2, -1), "w")
         start_distance = metric(start, targets)
         start_mse = (start - targets).square().mean(dim=(1, 2, 3))
-    settings = ProjectorSettings(space="w", steps=40, noise="const", pixel_weight=1.0, stats_samples=1000)
+    settings = ProjectorSettings(space="w", steps=150, noise="const", pixel_weight=1.0, stats_samples=1000)
     result = project(tiny_G, targets, seeds=[1, 2], metric=metric, settings=settings, stats=stats)
     assert result.metric == "test-random"
     assert torch.all(result.distance < 0.4 * start_distance), (result.distance, start_distance)
@@ -102,6 +111,23 @@ def test_early_stop_keeps_other_rows_unchanged(tiny_G):
     alone = project(tiny_G, hard, [4], metric, settings, stats=stats)
     assert both.steps.tolist() == [0, 5]
     torch.testing.assert_close(both.latents[1:], alone.latents, atol=1e-5, rtol=1e-4)
+
+
+def test_reported_figures_are_those_of_the_clamped_image(tiny_G):
+    """A generator whose raw output leaves [-1, 1]: distance, mse and images are those of the clamped render."""
+    _scale_output(tiny_G, 50.0)
+    metric, stats = tiny_metric(), space_stats(tiny_G, "w", 500)
+    targets = torch.rand(2, 3, 16, 16) * 2 - 1
+    settings = ProjectorSettings(space="w", steps=2, stats_samples=500, noise="const")
+    result = project(tiny_G, targets, [1, 2], metric, settings, stats=stats)
+    with torch.no_grad():
+        raw = synthesize_codes(tiny_G, result.latents, "w")
+    assert raw.abs().max() > 1.5  # the premise: the raw render is out of range
+    shown = raw.clamp(-1, 1)
+    assert result.images.abs().max() <= 1.0
+    torch.testing.assert_close(result.distance, metric(shown, targets), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(result.mse, (shown - targets).square().mean(dim=(1, 2, 3)), atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(result.mse, (raw - targets).square().mean(dim=(1, 2, 3)))
 
 
 def test_schedules_follow_the_official_recipe():

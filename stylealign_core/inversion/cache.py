@@ -26,8 +26,9 @@ def inversion_cache_dir(override: str | os.PathLike | None = None) -> Path:
 
 
 def cache_key(image_sha256: str, generator_sha256: str, method: str, settings: dict) -> str:
+    # "figures": entries made before the reported distance/mse were measured on the clamped image differ
     text = json.dumps({"image": image_sha256, "generator": generator_sha256, "method": method,
-                       "settings": settings}, sort_keys=True, default=str)
+                       "settings": settings, "figures": "clamped"}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
