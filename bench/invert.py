@@ -6,8 +6,9 @@ Same generator, same images, same perceptual metric, same process:
    official schedule (Adam lr 0.1, ramps 5%/25%, latent noise 0.05 over 75%, noise regularisation 1e5);
 2. the target distance: the median final distance the official recipe reached (or ``--target``);
 3. ours: all images in batches of ``--batch``, in ``--space`` (W+), at most ``--steps`` steps, each image
-   leaving its batch once it reaches the target (per-image early stop); ``--noise const`` (default) keeps
-   the generator's noise, so the distance the early stop sees is the one the code reproduces.
+   leaving its batch once it reaches the target (per-image early stop, checked every 10 steps on the
+   distance the code reproduces: G's constant noise, clamped render); ``--noise const`` (default) keeps the
+   generator's noise fixed while optimising too.
 
 4. with ``--encoder ENC`` (``stylealign encoder train``): the encoder alone (one forward pass per batch) and
    the encoder + ``--refine`` (50) projector steps from its codes (const noise, no latent noise), in the
@@ -122,8 +123,8 @@ def main(argv=None) -> int:
     p.add_argument("--space", default="w+", choices=["z", "w", "w+", "s"], help="ours: latent space")
     p.add_argument("--pixel-weight", type=float, default=0.0, help="ours: pixel MSE weight")
     p.add_argument("--noise", default="const", choices=["const", "optimize"],
-                   help="ours: keep the generator's noise (default; the early stop then sees the distance the "
-                        "code reproduces) or optimise per-image noise maps (discarded at the end)")
+                   help="ours: keep the generator's noise fixed (default) or optimise per-image noise maps "
+                        "(discarded at the end; the early stop and the final distance use the constant noise)")
     p.add_argument("--metric", default="stlpips-vgg")
     p.add_argument("--target", type=float, help="distance to reach (default: the official recipe's median)")
     p.add_argument("--threads", type=int, default=2)

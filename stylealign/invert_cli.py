@@ -129,7 +129,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--noise", default="optimize", choices=["optimize", "const"],
                    help="per-image noise maps optimised (default), or the generator's const noise kept fixed")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi applied to the code (default 1)")
-    p.add_argument("--stop-distance", type=float, help="stop an image once its distance is at most this")
+    p.add_argument("--stop-distance", type=float, help="stop an image once the distance of its code as written "
+                        "(constant noise, clamped; checked every 10 steps) is at most this")
     p.add_argument("--seed", type=int, default=0, help="run seed (each image's noise: this and its content)")
     p.add_argument("--split", choices=["train", "test"], help="only this split of a stylealign data set")
     p.add_argument("--limit", type=int, help="only the first N images of the input")

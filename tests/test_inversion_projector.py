@@ -104,7 +104,7 @@ def test_early_stop_keeps_other_rows_unchanged(tiny_G):
     metric = tiny_metric()
     stats = space_stats(tiny_G, "w", 500)
     with torch.no_grad():
-        easy = synthesize_codes(tiny_G, stats.avg.unsqueeze(0), "w")
+        easy = synthesize_codes(tiny_G, stats.avg.unsqueeze(0), "w").clamp(-1, 1)  # targets are in [-1, 1]
     hard = torch.rand(1, 3, 16, 16) * 2 - 1
     settings = ProjectorSettings(space="w", steps=5, stats_samples=500, stop_distance=1e-6, latent_noise=0.0)
     both = project(tiny_G, torch.cat([easy, hard]), [3, 4], metric, settings, stats=stats)
@@ -128,6 +128,31 @@ def test_reported_figures_are_those_of_the_clamped_image(tiny_G):
     torch.testing.assert_close(result.distance, metric(shown, targets), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(result.mse, (shown - targets).square().mean(dim=(1, 2, 3)), atol=1e-6, rtol=1e-5)
     assert not torch.allclose(result.mse, (raw - targets).square().mean(dim=(1, 2, 3)))
+
+
+def test_early_stop_sees_the_reported_distance(tiny_G):
+    """A stopped image's reported (clamped, const-noise) distance is at most stop_distance. The target is the
+    raw render of the start code of a generator scaled out of [-1, 1]: the step's own distance is 0 at once,
+    the distance of the image shown is not, so stopping on the step's distance would stop it at step 0."""
+    _scale_output(tiny_G, 50.0)
+    metric, stats = tiny_metric(), space_stats(tiny_G, "w", 500)
+    with torch.no_grad():
+        raw = synthesize_codes(tiny_G, stats.avg.expand(2, -1), "w")
+    assert float(metric(raw.clamp(-1, 1), raw).min()) > 1e-3  # the premise: clamping moves the image
+    stop = 1e-4
+    settings = ProjectorSettings(space="w", steps=6, stats_samples=500, noise="const", latent_noise=0.0,
+                                 stop_distance=stop, stop_every=3)
+    result = project(tiny_G, raw, [1, 2], metric, settings, stats=stats)
+    stopped = result.steps < settings.steps
+    assert bool(torch.all(result.distance[stopped] <= stop))
+    assert result.steps.tolist() == [6, 6]
+    # a distance every image meets is seen at the first check, and checks fall on multiples of stop_every
+    easy = ProjectorSettings(space="w", steps=6, stats_samples=500, noise="const", latent_noise=0.0,
+                             stop_distance=1e9, stop_every=3)
+    assert project(tiny_G, raw, [1, 2], metric, easy, stats=stats).steps.tolist() == [0, 0]
+    assert "stop_every" not in ProjectorSettings().as_dict()  # the cache key of runs without a stop is unchanged
+    with pytest.raises(Exception, match="stop_every"):
+        ProjectorSettings(stop_every=0)
 
 
 def test_schedules_follow_the_official_recipe():

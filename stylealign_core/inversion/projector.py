@@ -13,7 +13,9 @@ error in [-1, 1]), the other spaces, truncation, per-image early stop (``stop_di
 Batching does not couple images: each image has its own noise maps and latent noise, drawn from a
 random generator seeded by that image's seed only, the loss is a sum of per-image losses, and the
 optimiser (Adam) is element-wise. A batch of N images therefore gives the codes of N one-image runs with
-the same seeds (up to float rounding). Images that reach ``stop_distance`` leave the batch.
+the same seeds (up to float rounding). Images that reach ``stop_distance`` leave the batch: checked every
+``stop_every`` steps on the distance the code reproduces (the reported one, below), so a stopped image's
+reported distance is at most ``stop_distance``.
 
 Reported figures (``distance``, ``mse``) and ``images`` are the final code rendered with the generator's
 own constant noise and clamped to [-1, 1], i.e. the image a reader of the latents table sees (every
@@ -51,7 +53,8 @@ class ProjectorSettings:
     pixel_weight: float = 0.0
     truncation_psi: float = 1.0
     noise: str = "optimize"          # "optimize": per-image noise maps; "const": G's stored noise, fixed
-    stop_distance: float | None = None  # per-image early stop on the step's distance (with the optimised maps)
+    stop_distance: float | None = None  # per-image early stop on the distance the code reproduces (see below)
+    stop_every: int = 10             # check the early stop every this many steps (a forward pass of G and metric)
     stats_samples: int = 10_000
     betas: tuple[float, float] = (0.9, 0.999)
 
@@ -61,9 +64,15 @@ class ProjectorSettings:
             raise InversionError(f"steps must be >= 0 and lr > 0 (got {self.steps}, {self.lr})", "fix --steps/--lr")
         if self.noise not in NOISE_CHOICES:
             raise InversionError(f"noise must be one of {NOISE_CHOICES}, got {self.noise!r}", "fix --noise")
+        if self.stop_every < 1:
+            raise InversionError(f"stop_every must be >= 1, got {self.stop_every}", "fix stop_every")
 
     def as_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        """The settings as the latents-cache key sees them (``stop_every`` only when an early stop is set)."""
+        out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        if self.stop_distance is None:
+            del out["stop_every"]
+        return out
 
 
 def learning_rate(settings: ProjectorSettings, t: float) -> float:
@@ -158,20 +167,28 @@ def _start_codes(stats, n: int, start: torch.Tensor | None, device) -> torch.Ten
     return code.detach().to(device, torch.float32).clone().requires_grad_(True)
 
 
-def _step_losses(G, metric, state: _State, settings: ProjectorSettings, noise_scale: float):
-    """Per-image (loss, distance) of one step, latent noise drawn from each image's generator."""
+def _step_loss(G, metric, state: _State, settings: ProjectorSettings, noise_scale: float):
+    """Per-image loss of one step, latent noise drawn from each image's generator."""
     shape = state.code.shape[1:]
     jitter = noise_maps.per_image_randn(state.generators, shape, state.code.device) * noise_scale
     images = synthesize_codes(G, state.code + jitter, settings.space, settings.truncation_psi,
                               noise=state.maps or None)
-    distance = metric.between(metric.embed(images), state.target_features)
-    loss = distance
+    loss = metric.between(metric.embed(images), state.target_features)
     if settings.pixel_weight:
         targets = state.targets[state.rows]
         loss = loss + settings.pixel_weight * (images - targets).square().mean(dim=(1, 2, 3))
     if state.maps and settings.noise_reg_weight:
         loss = loss + settings.noise_reg_weight * noise_maps.noise_regulariser(state.maps)
-    return loss, distance
+    return loss
+
+
+@torch.no_grad()
+def _reproduced_distance(G, metric, state: _State, settings: ProjectorSettings) -> torch.Tensor:
+    """Per-image distance of the current codes as :func:`_finish` reports it: no latent noise, G's constant
+    noise, clamped to [-1, 1]. The step's own distance is not that one (latent noise, optimised maps, raw
+    output), and stopping on it let images stop far above the distance asked for."""
+    images = synthesize_codes(G, state.code.detach(), settings.space, settings.truncation_psi).clamp(-1, 1)
+    return metric.between(metric.embed(images), state.target_features)
 
 
 def project(G, targets: torch.Tensor, seeds: list[int], metric: PerceptualDistance,
@@ -213,11 +230,11 @@ def _optimise(G, targets, seeds, metric, settings, start, on_step, stats, device
     history = []
     for step in range(settings.steps):
         t = step / settings.steps
-        loss, distance = _step_losses(G, metric, state, settings, latent_noise_scale(settings, t, stats.std))
+        loss = _step_loss(G, metric, state, settings, latent_noise_scale(settings, t, stats.std))
         history.append(float(loss.detach().mean()))
         loss.sum().backward()
-        if settings.stop_distance is not None:
-            done = distance.detach() <= settings.stop_distance
+        if settings.stop_distance is not None and step % settings.stop_every == 0:
+            done = _reproduced_distance(G, metric, state, settings) <= settings.stop_distance
             if bool(done.any()):  # these rows stop here, with the code that reached the distance
                 final_code[state.rows[done]] = state.code.detach()[done]
                 steps_run[state.rows[done]] = step
