@@ -146,7 +146,7 @@ def test_early_stop_sees_the_reported_distance(tiny_G):
     stopped = result.steps < settings.steps
     assert bool(torch.all(result.distance[stopped] <= stop))
     assert result.steps.tolist() == [6, 6]
-    # a distance every image meets is seen at the first check, and checks fall on multiples of stop_every
+    # a distance every image meets is seen at the first check (step 0)
     easy = ProjectorSettings(space="w", steps=6, stats_samples=500, noise="const", latent_noise=0.0,
                              stop_distance=1e9, stop_every=3)
     assert project(tiny_G, raw, [1, 2], metric, easy, stats=stats).steps.tolist() == [0, 0]

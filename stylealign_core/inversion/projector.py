@@ -182,12 +182,17 @@ def _step_loss(G, metric, state: _State, settings: ProjectorSettings, noise_scal
     return loss
 
 
+def _render_as_written(G, codes: torch.Tensor, settings: ProjectorSettings) -> torch.Tensor:
+    """The image a latents table reproduces: no latent noise, G's constant noise, clamped to [-1, 1]."""
+    return synthesize_codes(G, codes, settings.space, settings.truncation_psi).clamp(-1, 1)
+
+
 @torch.no_grad()
 def _reproduced_distance(G, metric, state: _State, settings: ProjectorSettings) -> torch.Tensor:
-    """Per-image distance of the current codes as :func:`_finish` reports it: no latent noise, G's constant
-    noise, clamped to [-1, 1]. The step's own distance is not that one (latent noise, optimised maps, raw
-    output), and stopping on it let images stop far above the distance asked for."""
-    images = synthesize_codes(G, state.code.detach(), settings.space, settings.truncation_psi).clamp(-1, 1)
+    """Per-image distance of the current codes as :func:`_finish` reports it. The step's own distance is not
+    that one (latent noise, optimised maps, raw output), and stopping on it let images stop far above the
+    distance asked for."""
+    images = _render_as_written(G, state.code.detach(), settings)
     return metric.between(metric.embed(images), state.target_features)
 
 
@@ -252,7 +257,7 @@ def _optimise(G, targets, seeds, metric, settings, start, on_step, stats, device
 
 @torch.no_grad()
 def _finish(G, metric, codes, targets, steps_run, settings: ProjectorSettings, history) -> Projection:
-    images = synthesize_codes(G, codes, settings.space, settings.truncation_psi).clamp(-1, 1)
+    images = _render_as_written(G, codes, settings)
     distance = metric(images, targets)
     mse = (images - targets).square().mean(dim=(1, 2, 3))
     return Projection(latents=codes.cpu(), distance=distance.cpu(), mse=mse.cpu(),
