@@ -5,7 +5,9 @@
   read back with the Prefect client;
 * ``dvc repro smoke/dvc.yaml`` in a temporary copy of the repository (its own git repo and DVC
   site cache); a second ``dvc repro`` has nothing to do;
-* malformed params and bad parent URIs fail with messages that name the key / the URI.
+* dvc experiments sweep the freeze options, and a served deployment runs on its schedule.
+
+Bad inputs and the stages' shape: test_pipeline_inputs.py.
 
 The data stage really builds the emoji data sets (npm tarballs come from the data library's cache,
 ``$STYLEALIGN_CACHE``, fetched on first use). Budget: a few minutes on 2 CPU cores.
@@ -13,9 +15,7 @@ The data stage really builds the emoji data sets (npm tarballs come from the dat
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,59 +24,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from prefect_server import PrefectServer, prefect_env, stop_process_group
+from pipeline_helpers import (BIN, ROOT, STAGES, _params, _show, client_env, flow_runs,  # noqa: F401
+                              prefect_server, run)
+from prefect_server import stop_process_group
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-STAGES = ["data", "parent", "finetune", "invert", "translate", "morph", "analyze", "report"]
 TRANSLATE_KEYS = {"lpips", "baseline_input_lpips", "baseline_random_lpips", "baseline_nearest_lpips",
                   "baseline_mean_lpips", "mask_iou", "n_items", "metric"}
-
-
-# ---- helpers -------------------------------------------------------------------------------------
-
-def _env(**extra) -> dict:
-    return prefect_env(**extra)
-
-
-def run(cmd, timeout: float, **kwargs) -> subprocess.CompletedProcess:
-    """subprocess.run in its own session; on timeout the whole process group is killed."""
-    proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, **kwargs)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"{cmd} did not finish in {timeout} s\n--- stdout\n{out[-3000:]}\n--- stderr\n{err[-3000:]}")
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
-def _show(proc) -> str:
-    return f"rc={proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
-
-
-def flow_runs(api_url: str, flow_name: str) -> list:
-    from prefect.client.orchestration import SyncPrefectClient
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
-
-    with SyncPrefectClient(api_url) as client:
-        return client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])))
-
-
-# ---- fixtures ------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory):
-    """A real Prefect server on 127.0.0.1:<free port>, SQLite under a temporary PREFECT_HOME."""
-    with PrefectServer(tmp_path_factory.mktemp("prefect-home")) as server:
-        yield server.api_url
-
-
-@pytest.fixture(scope="module")
-def client_env(prefect_server, tmp_path_factory):
-    """Environment of a `stylealign`/`dvc` command that reports to the test server."""
-    return _env(PREFECT_API_URL=prefect_server, PREFECT_HOME=tmp_path_factory.mktemp("prefect-client"))
 
 
 @pytest.fixture(scope="module")
@@ -397,135 +350,3 @@ def test_serve_registers_a_scheduled_deployment_that_runs(tmp_path, client_env, 
     finally:
         stop_process_group(proc)
         log.close()
-
-
-# ---- (c) clear failures ---------------------------------------------------------------------------------
-
-def _params(tmp_path: Path, **edits) -> Path:
-    doc = yaml.safe_load((ROOT / "smoke" / "params.yaml").read_text())
-    for dotted, value in edits.items():
-        *parents, leaf = dotted.split("__")
-        node = doc
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
-
-
-def test_malformed_params_fail_naming_the_key(tmp_path):
-    path = _params(tmp_path, finetune__train__batch="abc")
-    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "finetune", "--params", path], timeout=60,
-               env=_env(), cwd=tmp_path)
-    assert proc.returncode == 2, _show(proc)
-    assert f"{path}: finetune.train.batch: expected int, got 'abc'" in proc.stderr
-    assert "Starting temporary server" not in proc.stdout + proc.stderr  # validated before Prefect starts
-
-
-def test_unsupported_parent_uri_scheme_fails_at_validation(tmp_path):
-    path = _params(tmp_path, parent__uri="ftp://example.org/parent.pkl")
-    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "parent", "--params", path], timeout=60,
-               env=_env(), cwd=tmp_path)
-    assert proc.returncode == 2, _show(proc)
-    assert "parent.uri: unsupported URL scheme" in proc.stderr
-
-
-def test_missing_parent_checkpoint_fails_clearly(tmp_path, client_env):
-    path = _params(tmp_path, parent__uri="models/no-such-parent")
-    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "parent", "--params", path], timeout=120,
-               env=client_env, cwd=tmp_path)
-    assert proc.returncode == 1, _show(proc)
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("stylealign: error: stage parent failed:"), last
-    assert "parent.uri 'models/no-such-parent'" in last and "no such file" in last, last
-
-
-def _tiny_checkpoint(path: Path, networks=("G", "D", "G_ema")) -> str:
-    import torch
-
-    from stylealign_core import Discriminator, Generator
-    from stylealign_core.checkpoints import save_checkpoint, sha256_file
-    torch.manual_seed(0)
-    kw = dict(img_resolution=32, img_channels=3, channel_base=256, channel_max=32)
-    nets = {"G": Generator(z_dim=32, w_dim=32, mapping_layers=2, **kw), "D": Discriminator(**kw)}
-    nets["G_ema"] = nets["G"]
-    save_checkpoint(path, {k: nets[k] for k in networks}, metadata={"kind": "parent", "note": "made by the test"})
-    return sha256_file(path.with_suffix(".safetensors"))
-
-
-def test_parent_stage_resolves_a_local_checkpoint_and_checks_its_hash(tmp_path, client_env):
-    sha = _tiny_checkpoint(tmp_path / "models" / "tiny")
-    stylealign = [BIN / "stylealign", "pipeline", "run", "--stage", "parent"]
-    bad = _params(tmp_path, parent__uri="models/tiny", parent__sha256="0" * 64)
-    proc = run(stylealign + ["--params", bad], timeout=120, env=client_env, cwd=tmp_path)
-    assert proc.returncode == 1 and "does not match the expected" in proc.stderr, _show(proc)
-
-    good = _params(tmp_path, parent__uri="models/tiny", parent__sha256=sha)
-    proc = run(stylealign + ["--params", good], timeout=120, env=client_env, cwd=tmp_path)
-    assert proc.returncode == 0, _show(proc)
-    lineage = json.loads((tmp_path / "models" / "parent-resolved" / "lineage.json").read_text())
-    assert lineage["source"] == {"uri": "models/tiny", "format": "stylealign", "sha256": sha,
-                                 "file": str(tmp_path / "models" / "tiny.json")}
-    from stylealign_core.checkpoints import load_checkpoint
-    resolved = load_checkpoint(tmp_path / "models" / "parent-resolved" / "network.json")
-    assert resolved.sha256 == lineage["resolved"]["sha256"] and resolved.metadata["note"] == "made by the test"
-
-
-def test_parent_without_a_discriminator_is_refused(tmp_path, client_env):
-    _tiny_checkpoint(tmp_path / "gen-only", networks=("G_ema",))
-    path = _params(tmp_path, parent__uri="gen-only.json")
-    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "parent", "--params", path], timeout=120,
-               env=client_env, cwd=tmp_path)
-    assert proc.returncode == 1, _show(proc)
-    assert "fine-tuning needs the parent's D network(s)" in proc.stderr, _show(proc)
-
-
-# ---- the shape: one name per stage everywhere ----------------------------------------------------------
-
-def test_stage_names_agree_everywhere():
-    from flows.pipeline import STAGES as FLOWS
-    from stylealign.pipeline_cli import STAGE_NAMES
-    from stylealign_core.params import SECTIONS
-
-    root = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    smoke = yaml.safe_load((ROOT / "smoke" / "dvc.yaml").read_text())["stages"]
-    assert list(root) == list(smoke) == list(FLOWS) == list(SECTIONS) == list(STAGE_NAMES) == STAGES
-    for name, fl in FLOWS.items():
-        assert fl.name == name
-        assert root[name]["cmd"] == smoke[name]["cmd"] == f"stylealign pipeline run --stage {name} --params params.yaml"
-        assert (ROOT / "tasks" / f"{name}.py").is_file()
-        code = [d for d in root[name]["deps"] if not d.startswith(("${", "models/parent"))]  # smoke: parent init
-        assert [d for d in smoke[name]["deps"] if not d.startswith("${")] == ["../" + d for d in code]
-        assert f"tasks/{name}.py" in code
-        for dep in code:
-            assert (ROOT / dep).exists(), dep
-        assert root[name]["params"] == smoke[name]["params"]
-        assert root[name]["outs"] == smoke[name]["outs"]
-
-
-def test_repro_command_line():
-    from stylealign.pipeline_cli import repro_command
-    assert repro_command()[1:] == ["-m", "dvc", "repro"]
-    assert repro_command(smoke=True)[3:] == ["repro", "smoke/dvc.yaml"]
-    assert repro_command(smoke=True, force=True, targets=["finetune"])[3:] == [
-        "repro", "--force", "smoke/dvc.yaml:finetune"]
-
-
-def test_repro_starts_one_prefect_server_for_all_stages_unless_one_is_named():
-    """`stylealign repro` gives every stage one temporary Prefect API (instead of one server per stage) and
-    stops it afterwards; a PREFECT_API_URL already set is used as it is."""
-    import urllib.error
-    import urllib.request
-
-    from stylealign.pipeline_cli import shared_prefect_server
-    named = {"PREFECT_API_URL": "http://127.0.0.1:9/api", "X": "1"}
-    with shared_prefect_server(named) as env:
-        assert env is named
-    with shared_prefect_server({"X": "1"}) as env:
-        url = env["PREFECT_API_URL"]
-        assert url.startswith("http://127.0.0.1:") and env["X"] == "1"
-        with urllib.request.urlopen(f"{url}/health", timeout=30) as response:
-            assert response.status == 200
-    with pytest.raises(urllib.error.URLError):
-        urllib.request.urlopen(f"{url}/health", timeout=5)
