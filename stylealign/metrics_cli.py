@@ -35,6 +35,10 @@ def cmd_metrics(args) -> int:
                             kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size,
                             kid_seed=args.kid_seed, truncation_psi=args.trunc, noise_mode=args.noise_mode,
                             use_cache=not args.no_cache, progress=False if args.quiet else None)
+    if args.card and not args.network:
+        print("stylealign metrics: error: --card needs --network (the model directory's network.json)",
+              file=sys.stderr)
+        return 2
     try:
         detector = load_detector(args.detector, sha256=args.detector_sha256)
         G = load_generator(args.network) if args.network else None
@@ -45,11 +49,35 @@ def cmd_metrics(args) -> int:
     except (MetricsError, CheckpointError, DataError, ValueError) as exc:
         print(f"stylealign metrics: error: {exc}", file=sys.stderr)
         return 2
+    if args.card:
+        return _record_in_card(args, records)
     for record in records:
         print(format_record(record))
     if args.out:
         append_records(args.out, records)
         print(f"appended {len(records)} record(s) to {args.out}")
+    return 0
+
+
+def _record_in_card(args, records: list[dict]) -> int:
+    """--card: the records, with the checkpoint's kimg and ADA p, go to the model directory's quality.jsonl
+    (or --out), and its card's quality section and quality.png are redrawn from all of them."""
+    from pathlib import Path
+
+    from stylealign_core.checkpoints.loader import read_checkpoint
+    from stylealign_core.metrics import append_records, format_record
+    from stylealign_core.reports.quality import RECORDS_FILE, refresh_quality
+    network = Path(args.network)
+    model_dir = network if network.is_dir() else network.parent
+    meta = read_checkpoint(args.network).metadata
+    for record in records:
+        record.update(kimg=meta.get("kimg"), augment_p=meta.get("augment_p"))
+        print(format_record(record))
+    out = Path(args.out) if args.out else model_dir / RECORDS_FILE
+    append_records(out, records)
+    rows = refresh_quality(model_dir)
+    print(f"appended {len(records)} record(s) to {out}; {model_dir / 'MODEL_CARD.md'}: quality table of "
+          f"{len(rows)} checkpoint(s) and {model_dir / 'quality.png'}")
     return 0
 
 
@@ -68,6 +96,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--num-gen", type=int, default=2000, help="generated images for names without a count (2000)")
     p.add_argument("--max-real", type=int, help="use only the first N real images (default: all of the split)")
     p.add_argument("--out", help="append one JSON line per metric to this file")
+    p.add_argument("--card", action="store_true",
+                   help="--network is a model directory (`stylealign export`): append the records, with its kimg "
+                        "and ADA p, to DIR/quality.jsonl (or --out) and redraw the quality table of its "
+                        "MODEL_CARD.md and DIR/quality.png from every record there (a later export carries them)")
     p.add_argument("--seed-start", type=int, default=0, help="generated image i uses seed START+i (default 0)")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1: none)")
     p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"],

@@ -9,7 +9,8 @@ from pathlib import Path
 from ..atomic import write_atomic
 
 # Keys of a record (evaluate.evaluate_metrics); "seed" is the KID subset seed, "gen_seeds" the
-# generator seeds (first-last), "gen_data_sha256" appears instead when a second image set is compared.
+# generator seeds (first-last), "gen_data_sha256" appears instead when a second image set is compared;
+# `stylealign metrics --card` adds the checkpoint's "augment_p" (and fills "kimg").
 RECORD_KEYS = ("metric", "value", "std", "num_real", "num_gen", "detector", "detector_sha256", "resize",
                "seed", "subsets", "subset_size", "gen_seeds", "network_sha256", "network", "kimg",
                "data", "data_sha256", "split", "truncation_psi", "noise_mode", "timestamp")

@@ -8,7 +8,9 @@
   ``samples-trunc0.7.png``: the same seeds at truncation psi 0.7, and ``reals.png`` when the run wrote one;
 * ``training-curves.png``: the run's training log up to the snapshot (``reports.plot_training_log``);
 * ``MODEL_CARD.md``: data, architecture, kimg, the last training-log row, commit, sha256, and the
-  commands that reproduce it.
+  commands that reproduce it;
+* ``quality.jsonl`` (+ ``quality.png`` and the card's quality table), carried forward from the directory it
+  replaces: the FID/KID records of earlier exports (``stylealign metrics --card``, ``reports.quality``).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ..checkpoints import DIR_CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ..grid import save_image_grid
 from ..latents import synthesize_seeds
 from ..reports import plot_training_log
+from ..reports.quality import RECORDS_FILE, quality_section, refresh_quality
 from .config import CLI_FLAGS, TrainConfig
 from .resume import as_chain
 from .snapshots import SnapshotError, list_snapshots, read_log
@@ -132,7 +135,7 @@ def _card(name, out, manifest: dict, meta: dict, log_row: dict | None, seeds, dt
               + (" `reals.png`: training images, for comparison." if has_reals else "")
               + (" `training-curves.png`: the training log (losses, regularisers, ADA p and r_t, images/s) up to "
                  "this snapshot." if log_row else ""), "",
-              "FID/KID: not computed yet.", ""] + _lineage_lines(meta.get("resumed_from")) + [
+              quality_section([]), ""] + _lineage_lines(meta.get("resumed_from")) + [
               f"Reproduce at commit `{recipe.get('commit')}` (training resumes with the same command after an "
               "interruption; `--kimg` is where this snapshot was taken: the learning-rate, EMA and ADA schedules "
               "do not depend on the total length):", "",
@@ -189,6 +192,12 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
                               ada_target=_lookup(meta.get("recipe"), "train.ada_target"))
         (tmp / "MODEL_CARD.md").write_text(_card(out_dir.name, str(out_dir), manifest, meta, rows[-1] if rows else None, seeds,
                                                  dtype, has_reals))
+        if carried is not None:
+            (tmp / RECORDS_FILE).write_bytes(carried)
+            refresh_quality(tmp, title=out_dir.name)
+
+    carried_path = out_dir / RECORDS_FILE
+    carried = carried_path.read_bytes() if overwrite and carried_path.is_file() else None
 
     publish_dir(out_dir, fill, overwrite=overwrite)
     return out_dir
