@@ -90,7 +90,9 @@ def add_parser(subparsers):
     e.add_argument("--samples", type=int, default=64, help="images in each sample grid (default 64)")
     e.add_argument("--networks", default="G,D,G_ema", help="comma list of the networks to store, of G, D, G_ema "
                    "(default all; G_ema,D is what users and a weights-only resume need: the shipped parent)")
-    e.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    e.add_argument("--force", action="store_true",
+                   help="replace OUT if it exists (its quality.jsonl, the FID/KID records of `metrics --card`, "
+                        "is carried forward)")
     e.set_defaults(func=run_export)
 
     c = subparsers.add_parser("curves", help="plot a run's training log (losses, ADA, images/s) as a PNG",
