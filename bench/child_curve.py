@@ -30,6 +30,7 @@ from stylealign_core.analysis.domain_metrics import domain_metrics  # noqa: E402
 from stylealign_core.checkpoints import load_generator  # noqa: E402
 from stylealign_core.latents import grid_seeds  # noqa: E402
 from stylealign_core.metrics import MetricOptions, load_detector  # noqa: E402
+from stylealign_core.metrics.kid import compute_kid  # noqa: E402
 from stylealign_core.params import load_params  # noqa: E402
 from stylealign_core.reports.comparison import parent_vs_child_grid  # noqa: E402
 from stylealign_core.training.api import finetune_child  # noqa: E402
@@ -58,7 +59,7 @@ def verdict(row: dict, parent_row: dict) -> bool:
     return row["kid_child"] < parent_row["kid_child"] - two_std and row["kid_child"] < row["kid_parent"]
 
 
-def plot_curve(rows: list[dict], path: Path, labels: dict) -> None:
+def plot_curve(rows: list[dict], path: Path, labels: dict, gap: dict | None = None) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -72,7 +73,8 @@ def plot_curve(rows: list[dict], path: Path, labels: dict) -> None:
                label=f"parent's KID to {labels['child']} - 2 std")
     ax.set_xlabel("child kimg (0 = the parent)")
     ax.set_ylabel(f"KID ({rows[0]['num_gen']} generated)")
-    ax.set_title("fine-tuning the parent on the child domain")
+    ax.set_title("fine-tuning the parent on the child domain" + (
+        f"\n(real {labels['child']} vs real {labels['parent']}: KID {gap['kid']:.4f})" if gap else ""), fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
@@ -120,6 +122,9 @@ def main(argv=None) -> int:
     seeds = grid_seeds(args.grid)
     rows = [dict(kid_point(parent_G, 0.0, domains, args.num_gen, options, detector, reals), train_seconds=0.0)]
     print(f"kimg 0 (parent): {rows[0]}", flush=True)
+    gap = real_gap(reals, options)
+    print(f"the domains' own gap (KID of the {labels['child']} reals to the {labels['parent']} reals): "
+          f"{gap['kid']:.4f} +- {gap['kid_std']:.4f}", flush=True)
     t_start, tolerance = time.perf_counter(), cfg.batch / 1000
 
     def measure(ctx):
@@ -136,11 +141,20 @@ def main(argv=None) -> int:
                    on_snapshot=measure)
     for row in rows:
         row["moved_toward_child"] = verdict(row, rows[0]) if row["kimg"] else None
-    report(rows, args, labels, parent_path, cfg)
+    report(rows, args, labels, parent_path, cfg, gap)
     return 0
 
 
-def report(rows: list[dict], args, labels: dict, parent_path: str, cfg: TrainConfig) -> None:
+def real_gap(reals: dict, options: MetricOptions) -> dict:
+    """KID between the two domains' real images at the curve's counts and subsets: how far apart the domains
+    are as this measure sees them, the most a child can move (the scale of the rule's 2 std)."""
+    result = compute_kid(reals["parent"]["features"], reals["child"]["features"], num_subsets=options.kid_subsets,
+                         max_subset_size=options.kid_subset_size, seed=options.kid_seed)
+    return {"kid": result.value, "kid_std": result.std, "subsets": result.num_subsets,
+            "subset_size": result.subset_size}
+
+
+def report(rows: list[dict], args, labels: dict, parent_path: str, cfg: TrainConfig, gap: dict) -> None:
     keys = ["kimg", "kid_child", "kid_child_std", "kid_parent", "kid_parent_std", "train_seconds",
             "metric_seconds", "moved_toward_child"]
     with open(args.out / "curve.csv", "w", newline="") as fh:
@@ -148,8 +162,9 @@ def report(rows: list[dict], args, labels: dict, parent_path: str, cfg: TrainCon
         writer.writeheader()
         writer.writerows(rows)
     (args.out / "curve.json").write_text(json.dumps({"parent": parent_path, "labels": labels, "rows": rows,
-                                                     "train": cfg.to_dict()}, indent=2, default=str))
-    plot_curve(rows, args.out / "curve.png", labels)
+                                                     "real_gap": gap, "train": cfg.to_dict()}, indent=2,
+                                                    default=str))
+    plot_curve(rows, args.out / "curve.png", labels, gap)
     print(f"\nKID ({args.num_gen} generated vs {args.num_real} real per domain, subsets of {args.kid_subset_size}):")
     print(f"| child kimg | KID to {labels['child']} | KID to {labels['parent']} | train s | moved toward "
           f"{labels['child']} |")
@@ -157,7 +172,8 @@ def report(rows: list[dict], args, labels: dict, parent_path: str, cfg: TrainCon
     for r in rows:
         print(f"| {r['kimg']:g} | {r['kid_child']:.4f} +- {r['kid_child_std']:.4f} | {r['kid_parent']:.4f} +- "
               f"{r['kid_parent_std']:.4f} | {r['train_seconds']:.0f} | {r['moved_toward_child']} |")
-    print(f"wrote {args.out}/curve.csv, curve.png, grid-kimg*.png")
+    print(f"real {labels['child']} vs real {labels['parent']}: KID {gap['kid']:.4f} +- {gap['kid_std']:.4f}")
+    print(f"wrote {args.out}/curve.csv, curve.json, curve.png, grid-kimg*.png")
 
 
 if __name__ == "__main__":

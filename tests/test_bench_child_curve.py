@@ -52,7 +52,9 @@ def test_curve_rows_grids_and_the_last_point_match_the_final_checkpoint(tmp_path
     assert rows[0]["moved_toward_child"] == "" and rows[1]["moved_toward_child"] in ("True", "False")
     assert (out / "curve.png").stat().st_size > 0
     assert (out / "grid-kimg0.008.png").is_file() and (out / "grid-kimg0.016.png").is_file()
-    assert json.loads((out / "curve.json").read_text())["train"]["total_kimg"] == pytest.approx(0.016)
+    summary = json.loads((out / "curve.json").read_text())
+    assert summary["train"]["total_kimg"] == pytest.approx(0.016)
+    assert summary["real_gap"]["kid_std"] >= 0 and summary["real_gap"]["subset_size"] == 4
     # the last point is the final checkpoint's KID, recomputed with the same options
     final = load_generator(out / "run" / "network-final.json")
     records = domain_metrics({"child": final}, {"child": data_c, "parent": data_p}, num_gen=6, metrics="kid",
