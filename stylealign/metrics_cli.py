@@ -61,7 +61,7 @@ def cmd_metrics(args) -> int:
 
 def _record_in_card(args, records: list[dict]) -> int:
     """--card: the records, with the checkpoint's kimg and ADA p, go to the model directory's quality.jsonl
-    (or --out), and its card's quality section and quality.png are redrawn from all of them."""
+    (and to --out when given), and its card's quality section and quality.png are redrawn from all of them."""
     from pathlib import Path
 
     from stylealign_core.checkpoints.loader import read_checkpoint
@@ -73,11 +73,13 @@ def _record_in_card(args, records: list[dict]) -> int:
     for record in records:
         record.update(kimg=meta.get("kimg"), augment_p=meta.get("augment_p"))
         print(format_record(record))
-    out = Path(args.out) if args.out else model_dir / RECORDS_FILE
-    append_records(out, records)
+    append_records(model_dir / RECORDS_FILE, records)
+    if args.out:
+        append_records(args.out, records)
     rows = refresh_quality(model_dir)
-    print(f"appended {len(records)} record(s) to {out}; {model_dir / 'MODEL_CARD.md'}: quality table of "
-          f"{len(rows)} checkpoint(s) and {model_dir / 'quality.png'}")
+    print(f"appended {len(records)} record(s) to {model_dir / RECORDS_FILE}" + (f" and {args.out}" if args.out else "")
+          + f"; {model_dir / 'MODEL_CARD.md'}: quality table of {len(rows)} checkpoint(s) and "
+          f"{model_dir / 'quality.png'}")
     return 0
 
 
@@ -98,7 +100,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", help="append one JSON line per metric to this file")
     p.add_argument("--card", action="store_true",
                    help="--network is a model directory (`stylealign export`): append the records, with its kimg "
-                        "and ADA p, to DIR/quality.jsonl (or --out) and redraw the quality table of its "
+                        "and ADA p, to DIR/quality.jsonl (and --out) and redraw the quality table of its "
                         "MODEL_CARD.md and DIR/quality.png from every record there (a later export carries them)")
     p.add_argument("--seed-start", type=int, default=0, help="generated image i uses seed START+i (default 0)")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1: none)")

@@ -59,8 +59,9 @@ def test_metrics_card_then_a_later_export_keeps_the_earlier_rows(tmp_path, monke
 
     assert main(["export", "--run", str(run), "--out", str(out), "--snapshot", str(first), "--samples", "2"]) == 0
     assert NOT_COMPUTED in (out / "MODEL_CARD.md").read_text()
-    assert main(metrics + ["--network", str(out / "network.json")]) == 0
+    assert main(metrics + ["--network", str(out / "network.json"), "--out", str(tmp_path / "also.jsonl")]) == 0
     kimg_first = read_records(out / "quality.jsonl")[0]["kimg"]
+    assert read_records(tmp_path / "also.jsonl") == read_records(out / "quality.jsonl")  # --out: a copy too
     assert all(r["augment_p"] is not None for r in read_records(out / "quality.jsonl"))
 
     assert main(["export", "--run", str(run), "--out", str(out), "--snapshot", str(last), "--samples", "2",
