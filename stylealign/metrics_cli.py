@@ -49,38 +49,33 @@ def cmd_metrics(args) -> int:
     except (MetricsError, CheckpointError, DataError, ValueError) as exc:
         print(f"stylealign metrics: error: {exc}", file=sys.stderr)
         return 2
-    if args.card:
-        return _record_in_card(args, records)
+    if args.card:  # the card's rows are per checkpoint: its kimg and ADA p go into the records
+        from stylealign_core.checkpoints.loader import read_checkpoint
+        meta = read_checkpoint(args.network).metadata
+        for record in records:
+            record.update(kimg=meta.get("kimg"), augment_p=meta.get("augment_p"))
     for record in records:
         print(format_record(record))
     if args.out:
         append_records(args.out, records)
         print(f"appended {len(records)} record(s) to {args.out}")
+    if args.card:
+        _record_in_card(args.network, records)
     return 0
 
 
-def _record_in_card(args, records: list[dict]) -> int:
-    """--card: the records, with the checkpoint's kimg and ADA p, go to the model directory's quality.jsonl
-    (and to --out when given), and its card's quality section and quality.png are redrawn from all of them."""
+def _record_in_card(network: str, records: list[dict]) -> None:
+    """--card: ``records`` go to the model directory's quality.jsonl, and its card's quality section and
+    quality.png are redrawn from every record there."""
     from pathlib import Path
 
-    from stylealign_core.checkpoints.loader import read_checkpoint
-    from stylealign_core.metrics import append_records, format_record
-    from stylealign_core.reports.quality import RECORDS_FILE, refresh_quality
-    network = Path(args.network)
-    model_dir = network if network.is_dir() else network.parent
-    meta = read_checkpoint(args.network).metadata
-    for record in records:
-        record.update(kimg=meta.get("kimg"), augment_p=meta.get("augment_p"))
-        print(format_record(record))
+    from stylealign_core.metrics import append_records
+    from stylealign_core.reports.quality import PLOT_FILE, RECORDS_FILE, refresh_quality
+    model_dir = Path(network) if Path(network).is_dir() else Path(network).parent
     append_records(model_dir / RECORDS_FILE, records)
-    if args.out:
-        append_records(args.out, records)
     rows = refresh_quality(model_dir)
-    print(f"appended {len(records)} record(s) to {model_dir / RECORDS_FILE}" + (f" and {args.out}" if args.out else "")
-          + f"; {model_dir / 'MODEL_CARD.md'}: quality table of {len(rows)} checkpoint(s) and "
-          f"{model_dir / 'quality.png'}")
-    return 0
+    print(f"appended {len(records)} record(s) to {model_dir / RECORDS_FILE}; {model_dir / 'MODEL_CARD.md'}: "
+          f"quality table of {len(rows)} checkpoint(s) and {model_dir / PLOT_FILE}")
 
 
 def add_parser(subparsers) -> None:

@@ -175,6 +175,9 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
     nimg = int(round(float(meta.get("kimg", 0)) * 1000))
     rows = read_log(run_dir / "log.parquet", up_to_nimg=nimg) if (run_dir / "log.parquet").exists() else []
 
+    carried_path = out_dir / RECORDS_FILE  # the FID/KID records of the exports this one replaces
+    carried = carried_path.read_bytes() if overwrite and carried_path.is_file() else None
+
     def fill(tmp: Path) -> None:
         stored = {name: net for name, net in ckpt.networks.items() if name in networks}
         manifest_path = save_checkpoint(tmp / DIR_CHECKPOINT_NAME, stored, metadata=meta,
@@ -195,9 +198,6 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, snapsho
         if carried is not None:
             (tmp / RECORDS_FILE).write_bytes(carried)
             refresh_quality(tmp, title=out_dir.name)
-
-    carried_path = out_dir / RECORDS_FILE
-    carried = carried_path.read_bytes() if overwrite and carried_path.is_file() else None
 
     publish_dir(out_dir, fill, overwrite=overwrite)
     return out_dir
