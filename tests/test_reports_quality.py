@@ -8,7 +8,7 @@ from PIL import Image
 from stylealign.cli import main
 from stylealign_core.metrics import read_records
 from stylealign_core.reports.quality import (BEGIN, END, NOT_COMPUTED, quality_rows, quality_section,
-                                             with_section)
+                                             stopping_rule, with_section)
 from stylealign_core.training.loop import train
 from stylealign_core.training.snapshots import list_snapshots
 
@@ -34,6 +34,29 @@ def test_rows_take_the_most_samples_per_checkpoint_sorted_by_kimg():
     assert section.startswith(BEGIN) and section.endswith(END)
     assert "| 372 | 113.7 | 0.0509 | 0.0010 | 0.3000 |" in section and "2,000 samples vs 3,402 reals" in section
     assert quality_section([]) == "\n".join([BEGIN, NOT_COMPUTED, END])
+
+
+def _kid_rows(*points):
+    return [{"kimg": float(k), "kid": kid, "kid_std": std} for k, kid, std in points]
+
+
+def test_stopping_rule_counts_from_the_last_gain_above_max_of_5_percent_and_2_std():
+    # the parent's own history: 268 -> 372 -> 520 are gains, 216 and 584 are not
+    history = _kid_rows((164, 0.0743, 0.0011), (216, 0.0756, 0.0011), (268, 0.0674, 0.0011),
+                        (372, 0.0509, 0.0010), (520, 0.0449, 0.0009), (584, 0.0451, 0.0010))
+    status = stopping_rule(history)
+    assert not status["met"] and (status["best_kimg"], status["decided_at"]) == (520.0, 670.0)
+    assert status["needed_kid"] == pytest.approx(0.0449 * 0.95)
+    # 150 kimg with no gain: met; a gain of 4% (below 5%) does not count, one of 6% restarts the window
+    assert stopping_rule(history + _kid_rows((672, 0.0431, 0.0009)))["met"]
+    regained = stopping_rule(history + _kid_rows((672, 0.0422, 0.0009)))
+    assert not regained["met"] and (regained["best_kimg"], regained["decided_at"]) == (672.0, 822.0)
+    # where 2 std exceeds 5%, the std decides: a 6% gain inside 2 std is no gain
+    noisy = _kid_rows((100, 0.0500, 0.0020), (300, 0.0470, 0.0020))
+    assert stopping_rule(noisy)["met"] and stopping_rule(noisy)["best_kimg"] == 100.0
+    assert stopping_rule(_kid_rows((1500, 0.02, 0.001)))["met"]            # the length cap
+    assert not stopping_rule([])["met"] and not stopping_rule(_kid_rows((100, 0.05, 0.001)))["met"]
+    assert "decided at 670 kimg" in quality_section(history)
 
 
 def test_the_section_replaces_the_old_one_or_the_placeholder_and_keeps_the_rest():

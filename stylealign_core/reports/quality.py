@@ -4,7 +4,8 @@ A model directory (``stylealign export``) keeps ``quality.jsonl``: the records o
 --network DIR --card`` (one per metric and evaluation, with the checkpoint's kimg, ADA p and weights
 sha256). A later export to the same directory carries the file forward, so the card shows every export's
 figures, not only the newest. :func:`refresh_quality` draws them as ``quality.png`` (FID, KID with its std
-over subsets, ADA p, against kimg) and writes the table between the card's two markers.
+over subsets, ADA p, against kimg) and writes the table between the card's two markers, with the stopping
+rule's verdict (:func:`stopping_rule`) under it.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ PLOT_FILE = "quality.png"
 CARD_FILE = "MODEL_CARD.md"
 BEGIN = "<!-- quality: written by `stylealign metrics --card`; edits between the markers are replaced -->"
 END = "<!-- /quality -->"
+STOP_WINDOW_KIMG, STOP_REL_GAIN, STOP_STDS, STOP_MAX_KIMG = 150.0, 0.05, 2.0, 1500.0
 NOT_COMPUTED = "FID/KID: not computed yet (`stylealign metrics --network DIR --data DATA --metrics fid2k,kid2k --card`)."
 
 
@@ -47,6 +49,52 @@ def quality_rows(records: list[dict]) -> list[dict]:
     return sorted(rows.values(), key=lambda r: r["kimg"])
 
 
+def stopping_rule(rows: list[dict], window_kimg: float = STOP_WINDOW_KIMG, rel_gain: float = STOP_REL_GAIN,
+                  stds: float = STOP_STDS, max_kimg: float = STOP_MAX_KIMG) -> dict:
+    """The parent's stopping rule on the KID rows of :func:`quality_rows`: stop when KID has not improved by
+    more than max(``rel_gain`` x KID, ``stds`` x std) over ``window_kimg``, or at ``max_kimg``.
+
+    A row is a gain when its KID is below the last gain's (the first row is the first 'gain') by more than
+    max(rel_gain x that KID, stds x the larger of the two stds). Returns ``met`` (bool), ``reason``, the last
+    gain (``best_kimg``, ``best_kid``), the KID a later row must beat (``needed_kid``), the newest row's kimg
+    (``last_kimg``) and the kimg at which the rule is decided if no gain comes first (``decided_at``)."""
+    kid_rows = [r for r in rows if r.get("kid") is not None]
+    if not kid_rows:
+        return {"met": False, "reason": "no KID measured yet", "last_kimg": None, "best_kimg": None}
+    best = kid_rows[0]
+
+    def needed(ref: dict, row: dict | None = None) -> float:
+        std = max(ref.get("kid_std") or 0.0, (row or {}).get("kid_std") or 0.0)
+        return ref["kid"] - max(rel_gain * ref["kid"], stds * std)
+
+    for row in kid_rows[1:]:
+        if row["kid"] < needed(best, row):
+            best = row
+    last = kid_rows[-1]["kimg"]
+    status = {"best_kimg": best["kimg"], "best_kid": best["kid"], "needed_kid": needed(best),
+              "last_kimg": last, "decided_at": min(best["kimg"] + window_kimg, max_kimg)}
+    if last >= max_kimg:
+        return {**status, "met": True, "reason": f"reached {max_kimg:g} kimg"}
+    if last - best["kimg"] >= window_kimg:
+        return {**status, "met": True, "reason": f"no KID gain above max({rel_gain:.0%}, {stds:g} std) in the "
+                f"{last - best['kimg']:g} kimg since {best['kimg']:g}"}
+    return {**status, "met": False, "reason": f"last gain at {best['kimg']:g} kimg; decided at "
+            f"{status['decided_at']:g} kimg unless KID goes below {status['needed_kid']:.4f} first"}
+
+
+def stopping_line(rows: list[dict]) -> str:
+    """The card's sentence on the stopping rule (:func:`stopping_rule` on ``rows``)."""
+    status = stopping_rule(rows)
+    if status["best_kimg"] is None:
+        return "Stopping rule: not evaluated (no KID yet)."
+    head = (f"Stopping rule (KID gain above max({STOP_REL_GAIN:.0%}, {STOP_STDS:g} std) within "
+            f"{STOP_WINDOW_KIMG:g} kimg, or {STOP_MAX_KIMG:g} kimg): ")
+    if status["met"]:
+        return (head + f"**met** at {status['last_kimg']:g} kimg: {status['reason']} (KID {status['best_kid']:.4f} "
+                f"there; a gain needed < {status['needed_kid']:.4f}).")
+    return head + f"not met yet: {status['reason']} (KID {status['best_kid']:.4f} at the last gain)."
+
+
 def _fmt(value, spec: str) -> str:
     return "" if value is None else format(value, spec)
 
@@ -64,7 +112,7 @@ def quality_section(rows: list[dict]) -> str:
     for r in rows:
         lines.append(f"| {r['kimg']:g} | {_fmt(r.get('fid'), '.1f')} | {_fmt(r.get('kid'), '.4f')} | "
                      f"{_fmt(r.get('kid_std'), '.4f')} | {_fmt(r.get('augment_p'), '.4f')} |")
-    lines += ["", f"![FID and KID against kimg]({PLOT_FILE})", END]
+    lines += ["", stopping_line(rows), "", f"![FID and KID against kimg]({PLOT_FILE})", END]
     return "\n".join(lines)
 
 
