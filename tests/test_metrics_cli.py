@@ -55,6 +55,14 @@ def test_cli_bad_input_is_one_clear_line(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_too_few_generated_images_are_refused_before_the_real_features(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STYLEALIGN_CACHE", str(tmp_path / "cache"))
+    reals, gen = _tiny_dataset(tmp_path / "reals", count=6), _tiny_dataset(tmp_path / "gen", count=3)
+    assert main(["metrics", "--gen-data", str(gen), "--data", str(reals), "--metrics", "kid4", "--quiet"]) == 2
+    assert "4 generated images asked for, 3 given" in capsys.readouterr().err
+    assert not list((tmp_path / "cache").rglob("real-*.npz"))  # refused before the slow real-feature pass
+
+
 def test_snapshot_metrics_appends_to_the_run_dir(tmp_path, tiny_g_kwargs):
     G = Generator(**tiny_g_kwargs).eval()
     images = np.random.RandomState(1).randint(0, 256, (8, 3, 16, 16)).astype(np.uint8)

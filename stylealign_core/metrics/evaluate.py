@@ -90,18 +90,18 @@ def evaluate_metrics(G, data, names, *, num_gen: int | None = None, split: str |
     conditional = G is not None and int(getattr(G, "c_dim", 0)) > 0
     real, labels, data_name = load_images(data, split, labels=conditional)
     specs, num_real = _specs_and_counts(names, num_gen, len(real), opts.max_real)
-    real_feats, real_info = dataset_features(detector, real[:num_real], batch_size=opts.batch_size,
-                                             use_cache=opts.use_cache, cache_dir=opts.cache_dir,
-                                             progress=opts.progress)
     most = max(s.num_gen for s in specs)
     if (G is None) == (gen_images is None):
         raise MetricsError("give either a generator or generated images", hint="pass exactly one of them")
+    if gen_images is not None and len(gen_images) < most:  # checked before the (slow) real features
+        raise MetricsError(f"{most} generated images asked for, {len(gen_images)} given",
+                           hint="lower --num-gen (or the count in the metric name)")
+    real_feats, real_info = dataset_features(detector, real[:num_real], batch_size=opts.batch_size,
+                                             use_cache=opts.use_cache, cache_dir=opts.cache_dir,
+                                             progress=opts.progress)
     if G is not None:
         gen_feats, gen_desc = generator_features(G, most, opts, detector, labels=labels)
     else:
-        if len(gen_images) < most:
-            raise MetricsError(f"{most} generated images asked for, {len(gen_images)} given",
-                               hint="lower --num-gen (or the count in the metric name)")
         gen_feats, gen_info = dataset_features(detector, gen_images[:most], batch_size=opts.batch_size,
                                                use_cache=opts.use_cache, cache_dir=opts.cache_dir,
                                                progress=opts.progress)
