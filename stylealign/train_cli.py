@@ -36,6 +36,10 @@ def _common(p: argparse.ArgumentParser):
                    "lower it for short runs on small data sets)")
     p.add_argument("--ema-kimg", type=float, help="half-life of G's EMA in kimg (default: batch * 10 / 32); pin it "
                    "when a run's batch changes between legs (the default parent pins 5)")
+    p.add_argument("--ema-rampup", type=float, help="EMA ramp-up: the half-life is at most this fraction of the "
+                   "images shown so far (default 0.05, as stylegan2-ada-pytorch's auto config); 0 = none, as its "
+                   "paper configs: a fine-tune's G_ema then starts as a slow average from the parent's weights "
+                   "(the default child's setting in params.yaml)")
     p.add_argument("--mirror", "--xflip", action="store_true", default=None,
                    help="add x-flipped copies of the data")
     p.add_argument("--cond", action="store_true", default=None,

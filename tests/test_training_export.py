@@ -108,11 +108,13 @@ def test_child_reproduce_command_is_a_finetune_with_its_freezing():
 
     train = TrainConfig.from_dict({"batch": 8, "network": {"channel_base": 2048},  # the parent's, not a flag
                                    "finetune": {"freeze": ["mapping", "affine"],
-                                                "freeze_resolutions": [4, 8], "freeze_d": 2}})
+                                                "freeze_resolutions": [4, 8], "freeze_d": 2},
+                                   "ema_rampup": 0.0})
     cmd = _reproduce_commands({"train": train.to_dict(), "data_name": "emoji-twitter-64"}, 20, "child", "models/c",
                               parent={"uri": "models/parent/p/network.json", "sha256": "00"})
     assert cmd.startswith("stylealign finetune --parent models/parent/p/network.json ")
     assert "--freeze mapping,affine" in cmd and "--freeze-res 4,8" in cmd and "--freezed 2" in cmd
+    assert "--ema-rampup 0 " in cmd  # the default child's setting: no EMA ramp-up
     assert "--cbase" not in cmd
     args = _reparse(cmd)
     assert args.to_dict() == dict(train.to_dict(), total_kimg=20.0, network=TrainConfig().to_dict()["network"])

@@ -25,7 +25,7 @@ CLI_FLAGS = {
     "total_kimg": "--kimg", "batch": "--batch", "batch_gpu": "--batch-gpu", "lr_g": "--lr", "r1_gamma": "--gamma",
     "snapshot_kimg": "--snapshot-kimg", "keep_snapshots": "--keep", "seed": "--seed", "precision": "--precision",
     "device": "--device", "augment": "--aug", "ada_target": "--target", "ada_kimg": "--ada-kimg", "xflip": "--mirror",
-    "grid_size": "--grid", "ema_kimg": "--ema-kimg", "cond": "--cond",
+    "grid_size": "--grid", "ema_kimg": "--ema-kimg", "ema_rampup": "--ema-rampup", "cond": "--cond",
     "metrics": "--metrics", "metrics_num_gen": "--metrics-num-gen", "network.channel_base": "--cbase", "network.channel_max": "--cmax",
     "network.mapping_layers": "--map", "network.z_dim": "--z-dim", "network.w_dim": "--w-dim",
     "network.mbstd_group_size": "--mbstd-group", "finetune.freeze": "--freeze",
@@ -87,7 +87,7 @@ class TrainConfig(Schema):
     pl_batch_shrink: int = Field(2, ge=1)
     style_mixing: float = Field(0.9, ge=0, le=1)
     ema_kimg: float | None = Field(None, ge=0)  # None = batch * 10 / 32
-    ema_rampup: float | None = Field(0.05, ge=0)
+    ema_rampup: float | None = Field(0.05, ge=0)  # EMA half-life <= this x images shown; 0/None: no ramp-up
     augment: Literal["bgc", "bg", "noaug"] = "bgc"  # ADA preset, or "noaug"
     ada_target: float = Field(0.6, gt=0, lt=1)
     ada_interval: int = Field(4, ge=1)
