@@ -32,3 +32,7 @@ def test_rampup_shortens_the_half_life_early_on():
     assert _one_update(0.05, nimg=16) == pytest.approx(ramped, rel=1e-5)
     assert _one_update(0.05, nimg=16) > 0.99
     assert _one_update(0.05, nimg=10**6) == pytest.approx(_one_update(0.0, nimg=10**6), rel=1e-5)
+
+
+def test_none_is_read_as_zero_so_the_reproduce_command_carries_it():
+    assert TrainConfig.from_dict({"ema_rampup": None}).ema_rampup == 0.0

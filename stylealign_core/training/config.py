@@ -87,7 +87,7 @@ class TrainConfig(Schema):
     pl_batch_shrink: int = Field(2, ge=1)
     style_mixing: float = Field(0.9, ge=0, le=1)
     ema_kimg: float | None = Field(None, ge=0)  # None = batch * 10 / 32
-    ema_rampup: float | None = Field(0.05, ge=0)  # EMA half-life <= this x images shown; 0/None: no ramp-up
+    ema_rampup: float = Field(0.05, ge=0)  # EMA half-life <= this x images shown; 0: no ramp-up (None read as 0)
     augment: Literal["bgc", "bg", "noaug"] = "bgc"  # ADA preset, or "noaug"
     ada_target: float = Field(0.6, gt=0, lt=1)
     ada_interval: int = Field(4, ge=1)
@@ -106,6 +106,12 @@ class TrainConfig(Schema):
     metrics_num_gen: int = Field(2000, ge=2)  # generated images of a metric named without a count ("fid")
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+
+    @field_validator("ema_rampup", mode="before")
+    @classmethod
+    def _no_rampup_is_zero(cls, value):
+        """One spelling of 'no ramp-up' (0), so a recorded config's reproduce command always carries it."""
+        return 0.0 if value is None else value
 
     @field_validator("betas")
     @classmethod
