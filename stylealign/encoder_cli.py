@@ -15,6 +15,9 @@ _EPILOG = (
     "  stylealign encoder train --network models/parent/emoji-noto-64 --data data/emoji-google-64 "
     "--out runs/enc-parent --kimg 20\n"
     "  stylealign encoder train ... --resume          (continue OUT from its last snapshot)\n"
+    "  stylealign encoder train --network runs/child/network-final.json --data data/emoji-twitter-64 "
+    "--init models/encoder/emoji-noto-64/encoder.json --kimg 2 --out runs/enc-child\n"
+    "                                               (a child's encoder from its parent's)\n"
     "  stylealign invert --data DIR --network G --method encode --encoder runs/enc-parent.json --refine 50 "
     "--out runs/inv")
 
@@ -37,13 +40,18 @@ def cmd_train(args) -> int:
     ckpt = load_checkpoint(args.network)
     G = ckpt.generator.eval().to(args.device)
     metric = load_metric(args.metric, args.metric_file).to(args.device) if args.perceptual_weight else None
+    init, meta = None, {"generator": {"uri": str(args.network), "sha256": ckpt.sha256}, "data": args.data,
+                        "split": args.split}
+    if args.init:
+        from stylealign_core.inversion import load_encoder
+        init, init_ckpt = load_encoder(args.init)
+        meta["init_from"] = {"uri": str(args.init), "sha256": init_ckpt.sha256,
+                             "generator_sha256": init.generator_sha256}
     reals = None
     if args.data:
         reals = load_reals(args.data, G, None if args.split == "all" else args.split, args.limit)
     summary = train_encoder(G, ckpt.sha256, metric, settings, reals, args.out, resume=args.resume,
-                            progress=not args.no_progress,
-                            metadata={"generator": {"uri": str(args.network), "sha256": ckpt.sha256},
-                                      "data": args.data, "split": args.split})
+                            progress=not args.no_progress, metadata=meta, init=init)
     losses = ", ".join(f"{k} {v:.4f}" for k, v in summary["losses"].items())
     print(f"encoder ({settings.space}) for generator {ckpt.sha256[:12]}: {summary['step']} steps, "
           f"{summary['kimg']:.1f} kimg, {summary['real_images']} real images; last losses: {losses or '-'}; "
@@ -83,6 +91,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and real-image draws (default 0)")
     p.add_argument("--snapshot-kimg", type=float, default=5.0, help="save OUT every this many kimg (default 5)")
     p.add_argument("--resume", action="store_true", help="continue OUT from its last save (same generator, space)")
+    p.add_argument("--init", help="start from this encoder's weights (one trained for an aligned generator, e.g. "
+                                  "the parent of --network; same space and architecture settings)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

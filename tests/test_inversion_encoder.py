@@ -102,6 +102,43 @@ def test_training_saves_and_resumes(trained, tmp_path):
         train_encoder(G, "cd" * 32, tiny_metric(), settings, None, copy, resume=True)
 
 
+def _aligned_child(G, scale=0.05, seed=1) -> Generator:
+    """A stand-in child: G with its synthesis weights moved by ``scale`` x their std (mapping kept)."""
+    child = _generator()
+    child.load_state_dict(G.state_dict())
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in child.named_parameters():
+            if name.startswith("synthesis") and p.ndim > 1:
+                p.add_(torch.randn(p.shape, generator=gen) * p.std() * scale)
+    return child.eval()
+
+
+def test_init_from_an_aligned_generators_encoder(trained, tmp_path):
+    G, out, _ = trained
+    E, _ = load_encoder(out)
+    child, child_sha = _aligned_child(G), "cd" * 32
+    settings = EncoderTrainSettings(kimg=16 / 1000, batch=16, lr=1e-12, stats_samples=500, **SMALL)
+    train_encoder(child, child_sha, tiny_metric(), settings, None, tmp_path / "child", init=E)
+    E_child, _ = load_encoder(tmp_path / "child")
+    assert E_child.generator_sha256 == child_sha
+    assert torch.allclose(E_child.w_avg, w_average(child).cpu())
+    x = _generated(child)
+    with torch.no_grad():   # the same offsets (one step at lr 1e-12), around the child's w_avg
+        assert torch.allclose(E_child(x) - E_child.w_avg, E(x) - E.w_avg, atol=1e-5)
+    projector = ProjectorSettings(space="w+", steps=2, stats_samples=500)
+    warm = evaluate_encoder(child, E_child, x, list(range(8)), tiny_metric(), projector, refine_steps=0)
+    null = evaluate_encoder(child, Encoder.for_generator(child, child_sha, **SMALL), x, list(range(8)),
+                            tiny_metric(), projector, refine_steps=0, projector_distance=warm["projector"])
+    assert warm["encoder"] < 0.8 * null["encoder"], (warm, null)   # the parent's encoder already fits the child
+    wider = EncoderTrainSettings(kimg=16 / 1000, batch=16, stats_samples=500, **{**SMALL, "hidden": 32})
+    with pytest.raises(InversionError, match="init encoder's hidden.weight has shape"):
+        train_encoder(child, child_sha, tiny_metric(), wider, None, tmp_path / "c2", init=E)
+    with pytest.raises(InversionError, match="predicts 'w\\+', this run trains 'w'"):
+        train_encoder(child, child_sha, tiny_metric(), EncoderTrainSettings(space="w", kimg=0.016, **SMALL), None,
+                      tmp_path / "c3", init=E)
+
+
 def test_trained_encoder_beats_null_and_null_fails_the_floor(trained):
     G, out, _ = trained
     E, _ = load_encoder(out)
@@ -189,12 +226,18 @@ def test_cli_encoder_train_and_invert_encode(tmp_path, capsys):
                  "--hidden", "64",
                  "--metric", "stlpips-alex", "--no-progress"]) == 0
     assert "2 steps" in capsys.readouterr().out
+    other = save_checkpoint(tmp_path / "G2", {"G_ema": Generator(**TINY)})
+    assert main(["encoder", "train", "--network", str(other), "--init", str(enc) + ".json", "--out",
+                 str(tmp_path / "enc2"), "--kimg", "0.004", "--batch", "4", "--channels", "8", "--channel-max",
+                 "16", "--hidden", "64", "--perceptual-weight", "0", "--no-progress"]) == 0
+    init_from = load_checkpoint(tmp_path / "enc2.json").metadata["init_from"]
+    assert init_from["generator_sha256"] == load_checkpoint(network).sha256
+    assert init_from["sha256"] == load_checkpoint(str(enc) + ".json").sha256
     common = ["invert", "--data", str(data), "--network", str(network), "--metric", "stlpips-alex",
               "--no-cache", "--no-progress", "--out", str(tmp_path / "out")]
     assert main(common + ["--method", "encode", "--encoder", str(enc) + ".json", "--refine", "2"]) == 0
     assert "by encode+refine" in capsys.readouterr().out
     assert read_latents(tmp_path / "out" / "latents.parquet").columns["method"] == ["encode+refine"] * 3
-    other = save_checkpoint(tmp_path / "G2", {"G_ema": Generator(**TINY)})
     assert main(["invert", "--data", str(data), "--network", str(other), "--method", "encode", "--encoder",
                  str(enc), "--metric", "stlpips-alex", "--no-progress", "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err

@@ -17,6 +17,11 @@ Adam (betas 0.9/0.999) at ``lr``. The z and image draws of step k come from a ge
 Every ``snapshot_kimg`` and at the end the encoder is saved through the checkpoint format (atomic: the
 manifest is written last), its metadata holding the step, the settings and the last losses;
 ``resume=True`` continues from that file.
+
+``init`` warm-starts a new encoder from one trained for an *aligned* generator (a child from the encoder of
+its parent: same shapes, same architecture settings): its weights are copied, its ``w_avg`` and generator
+sha256 become this generator's, and the metadata's ``init_from`` records the file, its sha256 and the
+generator it was trained for.
 """
 from __future__ import annotations
 
@@ -110,8 +115,10 @@ def _losses(G, E, metric, images, codes, settings: EncoderTrainSettings, w_var: 
     return out
 
 
-def _start(G, generator_sha256: str, settings: EncoderTrainSettings, out: Path, resume: bool, device):
-    """(encoder, first step): a fresh null encoder, or the one saved at ``out`` when resuming."""
+def _start(G, generator_sha256: str, settings: EncoderTrainSettings, out: Path, resume: bool, device,
+           init: Encoder | None = None):
+    """(encoder, first step): the one saved at ``out`` when resuming, else a copy of ``init`` made this
+    generator's, else a fresh null encoder."""
     if resume and checkpoint_paths(out)[0].exists():
         E, ckpt = load_encoder(out)
         if E.generator_sha256 != generator_sha256 or E.space != settings.space:
@@ -121,21 +128,42 @@ def _start(G, generator_sha256: str, settings: EncoderTrainSettings, out: Path, 
         return E.to(device).train().requires_grad_(True), int(ckpt.metadata.get("step", 0))
     E = Encoder.for_generator(G, generator_sha256, settings.space, settings.channels, settings.channel_max,
                               settings.hidden)
+    if init is not None:
+        _check_init(init, E)
+        E.load_state_dict({**init.state_dict(), "w_avg": E.w_avg})
     return E.to(device).train(), 0
+
+
+def _check_init(init: Encoder, fresh: Encoder) -> None:
+    """Refuse an ``init`` encoder whose space or shapes differ from the encoder being trained, naming them."""
+    if init.space != fresh.space:
+        raise InversionError(f"the init encoder predicts {init.space!r}, this run trains {fresh.space!r}",
+                             f"pass --space {init.space}, or an init encoder of space {fresh.space}")
+    mine, theirs = fresh.state_dict(), init.state_dict()
+    for key, value in theirs.items():
+        if key not in mine or mine[key].shape != value.shape:
+            got = list(mine[key].shape) if key in mine else "missing"
+            raise InversionError(f"the init encoder's {key} has shape {list(value.shape)}, this run's {got} "
+                                 f"(img_resolution/num_ws/w_dim of the generator, or --channels/--channel-max/"
+                                 f"--hidden differ)",
+                                 "pass the architecture settings it was trained with, for an aligned generator "
+                                 "(a child of its generator)")
 
 
 def train_encoder(G, generator_sha256: str, metric, settings: EncoderTrainSettings, reals: torch.Tensor | None,
                   out: str | os.PathLike, resume: bool = False, progress: bool = False,
-                  metadata: dict | None = None) -> dict:
+                  metadata: dict | None = None, init: Encoder | None = None) -> dict:
     """Train (or continue) an encoder for the frozen ``G``; saves it to ``out`` (``NAME.json`` +
-    ``NAME.safetensors``) every ``snapshot_kimg`` and at the end. Returns the summary written as metadata."""
+    ``NAME.safetensors``) every ``snapshot_kimg`` and at the end. ``init``: start from a copy of that encoder
+    (see the module doc; the caller records where it came from in ``metadata["init_from"]``). Returns the
+    summary written as metadata."""
     from tqdm.auto import tqdm
     manifest = checkpoint_paths(out)[0]
     out = manifest.with_name(manifest.name.removesuffix(".json"))
     device = next(G.parameters()).device
     if settings.perceptual_weight and metric is None:
         raise InversionError("perceptual_weight > 0 needs a perceptual metric", "pass one, or weight 0")
-    E, first = _start(G, generator_sha256, settings, out, resume, device)
+    E, first = _start(G, generator_sha256, settings, out, resume, device, init)
     w_var = space_stats(G, "w", settings.stats_samples).std ** 2 / G.w_dim
     total = settings.total_steps()
     every = max(1, round(settings.snapshot_kimg * 1000 / settings.batch))
