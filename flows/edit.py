@@ -6,7 +6,8 @@ the child's final checkpoint (``finetune.out``/network-final.json) and the two d
 
 * ``invert``: the parent-domain images into the parent, the child-domain images into the child, each with the
   sharded inversion flow (:mod:`flows.invert`, ``invert.shards`` over ``invert.task_runner``) ->
-  ``invert.out``/parent/latents.parquet and ``invert.out``/child/latents.parquet;
+  ``invert.out``/parent/latents.parquet and ``invert.out``/child/latents.parquet; with ``invert.method:
+  encode`` the parent's shipped encoder and the child's (warm-started from it, ``invert.out``/child-encoder/);
 * ``translate``: the parent latents rendered by the child, scored against the child-domain images of the same
   ids (baselines input, random_sample, nearest_train, mean_image) -> ``translate.out`` and
   ``translate.metrics``;
@@ -54,24 +55,46 @@ def latents_table(p: Params, domain: str) -> str:
     return str(path)
 
 
+def encoders(p: Params, nets: dict[str, str]) -> dict[str, dict]:
+    """``invert.method: encode``: per domain, the encoder and refine steps (the child's trained here from the
+    parent's shipped one into ``invert.out``/child-encoder); ``{}`` for the projector."""
+    iv = p.invert
+    if iv.method != "encode":
+        return {}
+    parent_encoder = p.resolve(iv.encoder.parent)
+    if not parent_encoder.exists():
+        raise FileNotFoundError(f"{parent_encoder}: not found (params invert.encoder.parent); train one with "
+                                f"`stylealign encoder train --network {nets['parent']} --data "
+                                f"{p.resolve(p.data.parent.out)} --out ENC`, or set invert.method: project")
+    child = invert_tasks.child_encoder(nets["child"], str(parent_encoder), str(p.resolve(p.data.child.out)),
+                                       str(p.resolve(iv.out) / "child-encoder" / "encoder"), iv.encoder.child_kimg,
+                                       iv.metric, device=iv.device, threads=iv.threads)
+    return {domain: {"encoder": path, "refine": iv.encoder.refine}
+            for domain, path in (("parent", str(parent_encoder)), ("child", child))}
+
+
 @flow(name="invert", log_prints=True)
 def invert(params_path: str = PARAMS_DEFAULT) -> dict:
-    """Invert each domain's images into its own generator (``invert`` section)."""
+    """Invert each domain's images into its own generator (``invert`` section): the projector, or with
+    ``invert.method: encode`` each domain's encoder + refine steps."""
     p = _load(params_path)
     iv = p.invert
     nets = networks(p)
+    for part in (*DOMAINS, "child-encoder"):   # a previous run's outputs (its images come back from the cache)
+        invert_tasks.clear(str(p.resolve(iv.out) / part))
+    encoder_args = encoders(p, nets)
     settings = iv.projector_settings()
     results, rows = {}, []
     for domain in DOMAINS:
         out = p.resolve(iv.out) / domain
         data = str(p.resolve(getattr(p.data, domain).out))
-        invert_tasks.clear(str(out))
         res = invert_flow.invert(nets[domain], data, str(out), space=iv.space, steps=iv.steps, shards=iv.shards,
                                  metric=iv.metric, task_runner=iv.task_runner, workers=iv.workers, device=iv.device,
                                  settings=settings, batch=iv.batch, seed=iv.seed, split=iv.split, limit=iv.limit,
-                                 threads=iv.threads)
+                                 threads=iv.threads, **encoder_args.get(domain, {}))
         results[domain] = {k: res[k] for k in ("table", "rows", "space", "metric")}
         rows.append({"domain": domain, "network": nets[domain], "data": data, **results[domain],
+                     "method": iv.method,
                      "contact sheet": str(out / "contact_sheet.png") if iv.shards == 1 else str(out / "shards")})
     artifact("table", "invert-latents", f"Inversion of the {iv.split or 'whole'} split of each domain", table=rows)
     return results

@@ -43,21 +43,15 @@ def _merge(args) -> int:
     return 0
 
 
-def _encoder_args(args) -> dict:
-    """InvertOptions fields of --method encode (the encoder loaded; its generator is checked on inverting)."""
+def _check_encoder_args(args) -> None:
+    """--encoder and --refine belong to --method encode, which needs --encoder."""
     from stylealign_core.inversion import InversionError
     if args.method != "encode":
         if args.encoder or args.refine:
             raise InversionError("--encoder and --refine belong to --method encode", "add --method encode")
-        return {}
-    if not args.encoder:
+    elif not args.encoder:
         raise InversionError("--method encode needs --encoder ENC", "pass an encoder checkpoint written by "
                              "`stylealign encoder train`, or use --method project")
-    if args.refine < 0:
-        raise InversionError(f"--refine must be >= 0, got {args.refine}", "pass a number of projector steps")
-    from stylealign_core.inversion import load_encoder
-    E, ckpt = load_encoder(args.encoder)
-    return {"encoder": E, "encoder_sha256": ckpt.sha256, "encoder_uri": str(args.encoder), "refine": args.refine}
 
 
 def cmd_invert(args) -> int:
@@ -75,18 +69,18 @@ def cmd_invert(args) -> int:
         torch.set_num_threads(args.threads)
     settings = _settings(args)  # bad settings fail before anything is loaded
     shard = parse_shard(args.shard) if args.shard else None
-    encoder_args = _encoder_args(args)
+    _check_encoder_args(args)
     ckpt = load_checkpoint(args.network)
     G = ckpt.generator.eval().to(args.device)
+    encoder_args = {}
+    if args.method == "encode":  # refuse an encoder of another generator before reading any image
+        from stylealign_core.inversion import encoder_options
+        encoder_args = encoder_options(args.encoder, G, ckpt.sha256, args.refine, str(args.network), args.device)
     metric = load_metric(args.metric, args.metric_file).to(args.device)
     options = InvertOptions(settings=settings, batch=args.batch, seed=args.seed, split=args.split, shard=shard,
                             limit=args.limit,
                             strict=args.strict, cache=LatentsCache(args.cache_dir, enabled=not args.no_cache),
                             progress=not args.no_progress, generator_uri=str(args.network), **encoder_args)
-    if options.encoder is not None:  # refuse an encoder of another generator before reading any image
-        from stylealign_core.inversion import check_encoder
-        check_encoder(options.encoder, G, ckpt.sha256, options.encoder_uri, options.generator_uri)
-        options.encoder.to(args.device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = invert_dataset(G, ckpt.sha256, args.data, args.out, metric, options)

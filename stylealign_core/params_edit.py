@@ -73,6 +73,14 @@ class _Section(Schema):
     model_config = ConfigDict(frozen=True)
 
 
+class InvertEncoderParams(_Section):
+    """``invert.method: encode``: the parent's shipped encoder, and the child's warm-started from it in the stage."""
+    parent: PathStr = "models/encoder/emoji-noto-64/encoder.json"  # trained for the pinned parent (its sha256)
+    child_kimg: float = Field(2.0, gt=0)                  # the child's: the parent's encoder, its own recipe, this
+                                                          # many kimg on the child's samples and train images
+    refine: int = Field(50, ge=0)                         # projector steps from the encoder's codes
+
+
 class InvertParams(_Section):
     """``stylealign invert`` of both domains' images, sharded over a Prefect task runner."""
     out: PathStr = "runs/invert"                          # OUT/parent/ and OUT/child/ (each as `stylealign invert`)
@@ -91,6 +99,8 @@ class InvertParams(_Section):
     workers: int = Field(2, gt=0)                         # threads (local) / processes (dask) of the runner
     device: Device = "cpu"
     threads: int | None = Field(None, gt=0)               # torch CPU threads per shard
+    method: Literal["project", "encode"] = "project"      # encode: encoder + `encoder.refine` projector steps
+    encoder: InvertEncoderParams = Field(default_factory=InvertEncoderParams)
 
     def projector_settings(self) -> dict:
         """The ``ProjectorSettings`` fields this section sets (the rest keep the projector's defaults). With the

@@ -211,6 +211,44 @@ def test_rerunning_a_stage_outside_dvc_keeps_what_is_up_to_date(smoke_flow, clie
     assert before == after
 
 
+def test_invert_stage_with_encoders(smoke_flow, client_env, tmp_path):
+    """invert.method encode: the parent's encoder from invert.encoder.parent, the child's warm-started from it
+    in the stage (init_from recorded), both tables written by encode+refine; a missing encoder names the key."""
+    from stylealign_core.checkpoints import load_checkpoint
+    from stylealign_core.inversion import read_latents
+    from stylealign_core.params import load_params
+
+    p = load_params(smoke_flow / "params.yaml")
+    parent_net = p.resolve(p.parent.out) / "network.json"
+    enc = tmp_path / "enc-parent"
+    proc = run([BIN / "stylealign", "encoder", "train", "--network", parent_net, "--out", enc, "--kimg", "0.008",
+                "--batch", "4", "--channels", "8", "--channel-max", "16", "--hidden", "64", "--perceptual-weight",
+                "0", "--no-progress"], timeout=120, cwd=smoke_flow)
+    assert proc.returncode == 0, _show(proc)
+    doc = yaml.safe_load((smoke_flow / "params.yaml").read_text())
+    doc["invert"].update(method="encode", out="runs/invert-enc", shards=1,
+                         encoder={"parent": str(enc) + ".json", "child_kimg": 0.008, "refine": 2})
+    params = smoke_flow / "params-encode.yaml"
+    params.write_text(yaml.safe_dump(doc))
+    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "invert", "--params", params], timeout=300,
+               env=client_env, cwd=smoke_flow)
+    assert proc.returncode == 0, _show(proc)
+    out = smoke_flow / "runs" / "invert-enc"
+    child_enc = load_checkpoint(out / "child-encoder" / "encoder.json")
+    child_sha = load_checkpoint(p.resolve(p.finetune.out) / "network-final.json", networks=()).sha256
+    assert child_enc.metadata["generator"]["sha256"] == child_sha
+    assert child_enc.metadata["init_from"]["sha256"] == load_checkpoint(str(enc) + ".json").sha256
+    assert child_enc.metadata["recipe"]["hidden"] == 64 and child_enc.metadata["kimg"] == pytest.approx(0.008)
+    for domain in ("parent", "child"):
+        table = read_latents(out / domain / "latents.parquet")
+        assert len(table) == p.invert.limit and set(table.columns["method"]) == {"encode+refine"}, domain
+    doc["invert"]["encoder"]["parent"] = "models/no-such-encoder.json"
+    params.write_text(yaml.safe_dump(doc))
+    proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "invert", "--params", params], timeout=120,
+               env=client_env, cwd=smoke_flow)
+    assert proc.returncode != 0 and "invert.encoder.parent" in proc.stdout + proc.stderr, _show(proc)
+
+
 # ---- (b) dvc repro of the smoke project ---------------------------------------------------------------
 
 def test_dvc_repro_smoke_completes(dvc_repo):

@@ -123,6 +123,17 @@ def check_encoder(E: Encoder, G, generator_sha256: str, encoder_uri: str = "enco
                                  fix)
 
 
+def encoder_options(path: str | os.PathLike, G, generator_sha256: str, refine: int = 0,
+                    generator_uri: str = "the generator", device="cpu") -> dict:
+    """The :class:`~.run.InvertOptions` fields of an encoder run: the encoder at ``path`` loaded onto ``device``
+    and checked against ``G`` (refused when trained for another generator), ``refine`` projector steps."""
+    if refine < 0:
+        raise InversionError(f"refine steps must be >= 0, got {refine}", "pass a number of projector steps")
+    E, ckpt = load_encoder(path)
+    check_encoder(E, G, generator_sha256, str(path), generator_uri)
+    return {"encoder": E.to(device), "encoder_sha256": ckpt.sha256, "encoder_uri": str(path), "refine": refine}
+
+
 def save_encoder(path: str | os.PathLike, E: Encoder, metadata: dict | None = None):
     """Write the encoder as a stylealign checkpoint (``NAME.json`` + ``NAME.safetensors``, atomic)."""
     from ..checkpoints import save_checkpoint

@@ -73,6 +73,14 @@ class EncoderTrainSettings:
         return max(1, math.ceil(self.kimg * 1000 / self.batch))
 
 
+def warm_start_settings(init_metadata: dict, kimg: float, **overrides) -> EncoderTrainSettings:
+    """The recipe an ``init`` encoder was trained with (architecture included, from its checkpoint metadata),
+    for ``kimg`` more: how a child's encoder continues its parent's."""
+    recipe = init_metadata.get("recipe") or {}
+    known = {k: v for k, v in recipe.items() if k in EncoderTrainSettings.__dataclass_fields__}
+    return EncoderTrainSettings(**{**known, "kimg": kimg, **overrides})
+
+
 def load_reals(data: str | os.PathLike, G, split: str | None = "train", limit: int | None = None) -> torch.Tensor:
     """Real images ``[N, C, R, R]`` in [-1, 1] at G's resolution (the ``split`` of a data set, else a folder)."""
     from .images import list_inputs, load_inputs, to_tensor
