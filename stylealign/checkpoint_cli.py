@@ -28,19 +28,19 @@ def parse_seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+_CONFIG_KEYS = ("channel_base", "channel_max", "channels", "hidden", "space", "w_dim", "num_ws", "c_dim",
+                "conv_clamp")                           # printed when a network's config has them (G, D, encoder)
+
+
 def _network_line(name: str, module) -> str:
     cfg = module.config
     params = sum(p.numel() for p in module.parameters())
     res = cfg["img_resolution"]
-    parts = [f"{name}: {type(module).__name__} {res}x{res}x{cfg['img_channels']}", f"{params:,} params",
-             f"channel_base={cfg['channel_base']}", f"channel_max={cfg['channel_max']}"]
-    if "z_dim" in cfg:
-        parts += [f"z_dim={cfg['z_dim']}", f"w_dim={cfg['w_dim']}", f"mapping_layers={cfg['mapping_layers']}",
-                  f"num_ws={module.num_ws}"]
-    if cfg.get("c_dim"):
-        parts.append(f"c_dim={cfg['c_dim']}")
-    if cfg.get("conv_clamp") is not None:
-        parts.append(f"conv_clamp={cfg['conv_clamp']}")
+    parts = [f"{name}: {type(module).__name__} {res}x{res}x{cfg['img_channels']}", f"{params:,} params"]
+    if "z_dim" in cfg:  # a generator
+        parts += [f"z_dim={cfg['z_dim']}", f"mapping_layers={cfg['mapping_layers']}"]
+        cfg = {**cfg, "num_ws": module.num_ws}
+    parts += [f"{key}={cfg[key]}" for key in _CONFIG_KEYS if cfg.get(key) not in (None, 0, "")]
     return ", ".join(parts)
 
 

@@ -87,6 +87,22 @@ def test_checkpoint_round_trip(tmp_path):
         load_encoder(tmp_path / "gen.json")
 
 
+def test_cli_converts_and_describes_an_encoder(tmp_path, capsys):
+    """`stylealign convert --dtype float16` (how the shipped encoder was stored) and `info` on an encoder."""
+    G = _generator()
+    E = Encoder.for_generator(G, SHA, space="w+", **SMALL)
+    torch.nn.init.normal_(E.head.weight, std=0.01)
+    save_encoder(tmp_path / "enc", E, metadata={"recipe": {"kimg": 1.0}})
+    assert main(["convert", str(tmp_path / "enc.json"), str(tmp_path / "half"), "--dtype", "float16"]) == 0
+    assert main(["info", str(tmp_path / "half.json")]) == 0
+    out = capsys.readouterr().out
+    assert "E: Encoder 16x16x3" in out and "hidden=64" in out and "space=w+" in out
+    half, ckpt = load_encoder(tmp_path / "half.json")
+    assert ckpt.metadata["recipe"] == {"kimg": 1.0} and half.generator_sha256 == SHA
+    x = _generated(G, 2)
+    torch.testing.assert_close(half(x), E(x), atol=2e-3, rtol=0)
+
+
 def test_training_saves_and_resumes(trained, tmp_path):
     G, out, summary = trained
     assert summary["step"] == 120 and summary["losses"]["latent"] < 1.0
