@@ -43,10 +43,8 @@ def cmd_train(args) -> int:
     init, meta = None, {"generator": {"uri": str(args.network), "sha256": ckpt.sha256}, "data": args.data,
                         "split": args.split}
     if args.init:
-        from stylealign_core.inversion import load_encoder
-        init, init_ckpt = load_encoder(args.init)
-        meta["init_from"] = {"uri": str(args.init), "sha256": init_ckpt.sha256,
-                             "generator_sha256": init.generator_sha256}
+        from stylealign_core.inversion import load_init
+        init, _, meta["init_from"] = load_init(args.init)
     reals = None
     if args.data:
         reals = load_reals(args.data, G, None if args.split == "all" else args.split, args.limit)

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from stylealign_core.checkpoints import load_checkpoint
 from stylealign_core.inversion import (InvertOptions, LatentsCache, ProjectorSettings, encoder_options,
-                                       invert_dataset, load_encoder, load_metric, load_reals, merge_shards,
+                                       invert_dataset, load_init, load_metric, load_reals, merge_shards,
                                        train_encoder, warm_start_settings)
 from stylealign_core.inversion.shards import finished_shards
 
@@ -58,15 +58,14 @@ def child_encoder(network: str, parent_encoder: str, data: str, out: str, kimg: 
         torch.set_num_threads(threads)
     ckpt = load_checkpoint(network)
     G = ckpt.generator.eval().to(device)
-    init, init_ckpt = load_encoder(parent_encoder)
+    init, init_ckpt, init_from = load_init(parent_encoder)
     settings = warm_start_settings(init_ckpt.metadata, kimg)
     metric_name = init_ckpt.metadata.get("metric") or metric
     summary = train_encoder(
         G, ckpt.sha256, load_metric(metric_name, metric_file).to(device) if settings.perceptual_weight else None,
         settings, load_reals(data, G, "train") if settings.real_fraction else None, out, init=init,
         metadata={"generator": {"uri": network, "sha256": ckpt.sha256}, "data": data, "split": "train",
-                  "init_from": {"uri": parent_encoder, "sha256": init_ckpt.sha256,
-                                "generator_sha256": init.generator_sha256}})
+                  "init_from": init_from})
     logger().info("child encoder: %s kimg from %s (%s) -> %s", kimg, parent_encoder, init_ckpt.sha256[:12],
                   summary["path"])
     return summary["path"]

@@ -15,7 +15,7 @@ No Prefect or DVC imports here.
 from .cache import LatentsCache, cache_key, inversion_cache_dir
 from .encoder import Encoder, check_encoder, encoder_codes, encoder_options, load_encoder, save_encoder
 from .encoder_eval import evaluate_encoder, quality_floor, refine_settings
-from .encoder_train import EncoderTrainSettings, load_reals, train_encoder, warm_start_settings
+from .encoder_train import EncoderTrainSettings, load_init, load_reals, train_encoder, warm_start_settings
 from .errors import InversionError
 from .perceptual import DEFAULT_METRIC, METRICS, PerceptualDistance, load_metric
 from .projector import Projection, ProjectorSettings, project
@@ -25,7 +25,7 @@ from .table import LatentsTable, concat_tables, read_latents, write_latents
 
 __all__ = ["DEFAULT_METRIC", "METRICS", "Encoder", "EncoderTrainSettings", "InversionError", "InvertOptions", "InvertResult", "LatentsCache",
            "LatentsTable", "PerceptualDistance", "Projection", "ProjectorSettings", "cache_key", "check_encoder", "concat_tables", "encoder_codes",
-           "encoder_options", "evaluate_encoder", "load_encoder", "load_reals", "quality_floor", "refine_settings", "save_encoder",
+           "encoder_options", "evaluate_encoder", "load_encoder", "load_init", "load_reals", "quality_floor", "refine_settings", "save_encoder",
            "train_encoder", "warm_start_settings",
            "image_seed", "inversion_cache_dir", "invert_dataset", "invert_images", "load_metric", "merge_shards",
            "parse_shard", "project", "read_latents", "write_latents"]

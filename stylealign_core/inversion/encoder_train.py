@@ -81,6 +81,13 @@ def warm_start_settings(init_metadata: dict, kimg: float, **overrides) -> Encode
     return EncoderTrainSettings(**{**known, "kimg": kimg, **overrides})
 
 
+def load_init(path: str | os.PathLike):
+    """``(encoder, checkpoint, init_from)``: an ``init`` encoder and the provenance record (its file, sha256 and
+    generator) that a warm-started encoder keeps in its metadata as ``init_from``."""
+    E, ckpt = load_encoder(path)
+    return E, ckpt, {"uri": str(path), "sha256": ckpt.sha256, "generator_sha256": E.generator_sha256}
+
+
 def load_reals(data: str | os.PathLike, G, split: str | None = "train", limit: int | None = None) -> torch.Tensor:
     """Real images ``[N, C, R, R]`` in [-1, 1] at G's resolution (the ``split`` of a data set, else a folder)."""
     from .images import list_inputs, load_inputs, to_tensor
