@@ -4,28 +4,18 @@ KID of the run's final checkpoint computed afresh."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 
 from stylealign_core.training.api import train_parent
+from bench_helpers import load_bench
 from test_training import TINY, blob_dataset, cfg
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("child_curve", ROOT / "bench" / "child_curve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_verdict_needs_two_std_below_the_parent_and_below_the_other_domain():
-    curve = _load_bench()
+    curve = load_bench("child_curve")
     parent = {"kid_child": 0.10, "kid_child_std": 0.01, "kid_parent": 0.05}
     assert curve.verdict({"kid_child": 0.07, "kid_child_std": 0.01, "kid_parent": 0.09}, parent)
     assert not curve.verdict({"kid_child": 0.085, "kid_child_std": 0.01, "kid_parent": 0.09}, parent)  # < 2 std
@@ -37,7 +27,7 @@ def test_curve_rows_grids_and_the_last_point_match_the_final_checkpoint(tmp_path
     from stylealign_core.checkpoints import load_generator
     from stylealign_core.metrics import MetricOptions
 
-    curve = _load_bench()
+    curve = load_bench("child_curve")
     data_p, data_c = blob_dataset(tmp_path / "data-p", 0, 8), blob_dataset(tmp_path / "data-c", 1, 8)
     parent = train_parent(cfg(total_kimg=0.004), data_p, tmp_path / "parent", progress=False)["checkpoint"]
     train = {k: v for k, v in TINY.items() if k != "network"}

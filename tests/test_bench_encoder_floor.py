@@ -2,26 +2,18 @@
 on the same generator, images, split, space, steps and metric; anything else is refused naming the difference."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_helpers import load_bench
+
 SETTINGS = {"generator_sha256": "ab" * 32, "images": 16, "split": "test", "space": "w+", "projector_steps": 1000,
             "metric": "stlpips-alex"}
 
 
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("encoder_floor", ROOT / "bench" / "encoder_floor.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_projector_distance_is_reused_from_a_matching_run(tmp_path):
-    bench, path = _load_bench(), tmp_path / "floor.json"
+    bench, path = load_bench("encoder_floor"), tmp_path / "floor.json"
     path.write_text(json.dumps({**SETTINGS, "projector": 0.0857, "encoder": 0.23}))
     assert bench.projector_from(path, SETTINGS) == pytest.approx(0.0857)
     older = {k: v for k, v in SETTINGS.items() if k != "split"}          # written before 'split' was recorded
@@ -32,14 +24,14 @@ def test_projector_distance_is_reused_from_a_matching_run(tmp_path):
 @pytest.mark.parametrize("key, value", [("generator_sha256", "cd" * 32), ("images", 8), ("metric", "stlpips-vgg"),
                                         ("projector_steps", 100), ("split", "train")])
 def test_a_run_measured_differently_is_refused_by_name(tmp_path, key, value):
-    bench, path = _load_bench(), tmp_path / "floor.json"
+    bench, path = load_bench("encoder_floor"), tmp_path / "floor.json"
     path.write_text(json.dumps({**SETTINGS, key: value, "projector": 0.0857}))
     with pytest.raises(SystemExit, match=f"{key}: file"):
         bench.projector_from(path, SETTINGS)
 
 
 def test_an_unreadable_file_is_refused(tmp_path):
-    bench, path = _load_bench(), tmp_path / "floor.json"
+    bench, path = load_bench("encoder_floor"), tmp_path / "floor.json"
     path.write_text('{"images": 16}')
     with pytest.raises(SystemExit, match="not a readable --json"):
         bench.projector_from(path, SETTINGS)
