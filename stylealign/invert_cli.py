@@ -15,9 +15,12 @@ import sys
 import warnings
 
 _EPILOG = (
-    "Recipe: the official projector's (Adam lr 0.1, 5% ramp-up, 25% cosine ramp-down, latent noise "
-    "0.05 ramped over 75%, noise-map regularisation 1e5, start at w_avg), per-image noise maps, so "
-    "batching does not change a result. Perceptual metric (recorded in every output): stlpips-vgg "
+    "Recipes (--recipe): official (default; the official projector's: 1000 steps of Adam at lr 0.1, 5% "
+    "ramp-up, 25% cosine ramp-down, latent noise 0.05 ramped over 75%, noise-map regularisation 1e5, start "
+    "at w_avg, here with per-image noise maps) and fast (100 steps, lr 0.2 after a 1% ramp-up, no latent "
+    "noise, pixel loss 0.5, the generator's constant noise; README \"Inversion\" has the measurement); "
+    "--steps, --lr, --pixel-weight, --latent-noise, --noise override the recipe's values. Batching does not "
+    "change a result. Perceptual metric (recorded in every output): stlpips-vgg "
     "(default; shift-tolerant LPIPS, weights from `pip install 'stylealign[invert]'`), stlpips-alex, "
     "lpips-vgg / lpips-alex (lpips package + torchvision backbone weights already in your torch cache), "
     "vgg16-official (--metric-file PATH to NVlabs' vgg16.pt). Nothing is downloaded. Finished images are "
@@ -30,10 +33,11 @@ _EPILOG = (
 
 
 def _settings(args):
-    from stylealign_core.inversion import ProjectorSettings
-    return ProjectorSettings(space=args.space, steps=args.steps, lr=args.lr, latent_noise=args.latent_noise,
-                             noise_reg_weight=args.noise_reg, pixel_weight=args.pixel_weight,
-                             truncation_psi=args.trunc, noise=args.noise, stop_distance=args.stop_distance)
+    from stylealign_core.inversion import recipe_settings
+    return recipe_settings(args.recipe, space=args.space, steps=args.steps, lr=args.lr,
+                           latent_noise=args.latent_noise, noise_reg_weight=args.noise_reg,
+                           pixel_weight=args.pixel_weight, truncation_psi=args.trunc, noise=args.noise,
+                           stop_distance=args.stop_distance)
 
 
 def _merge(args) -> int:
@@ -97,6 +101,7 @@ def cmd_invert(args) -> int:
 
 
 def add_parser(subparsers) -> None:
+    from stylealign_core.inversion import RECIPES
     from stylealign_core.inversion.perceptual import DEFAULT_METRIC, METRICS
     p = subparsers.add_parser("invert", help="invert a data set into Z/W/W+/S (Parquet latents table)",
                               description=__doc__.splitlines()[0], epilog=_EPILOG,
@@ -112,17 +117,20 @@ def add_parser(subparsers) -> None:
     p.add_argument("--refine", type=int, default=0,
                    help="--method encode: then K projector steps from the encoder's codes (const noise, no latent "
                         "noise, the --lr schedule; method 'encode+refine'); default 0")
-    p.add_argument("--steps", type=int, default=1000, help="optimisation steps per image (default 1000)")
-    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (default 0.1)")
+    p.add_argument("--recipe", default="official", choices=sorted(RECIPES),
+                   help="projector recipe: official (default) or fast (see below); the flags below override it")
+    p.add_argument("--steps", type=int, help="optimisation steps per image (official 1000, fast 100)")
+    p.add_argument("--lr", type=float, help="peak learning rate (official 0.1, fast 0.2)")
     p.add_argument("--batch", type=int, default=16, help="images optimised together (default 16)")
     p.add_argument("--metric", default=DEFAULT_METRIC, choices=METRICS, help=f"perceptual distance ({DEFAULT_METRIC})")
     p.add_argument("--metric-file", help="NVlabs vgg16.pt for --metric vgg16-official")
-    p.add_argument("--pixel-weight", type=float, default=0.0, help="weight of the pixel MSE loss (default 0)")
-    p.add_argument("--noise-reg", type=float, default=1e5, help="noise-map regularisation weight (default 1e5)")
-    p.add_argument("--latent-noise", type=float, default=0.05, help="initial latent noise (default 0.05)")
-    p.add_argument("--noise", default="optimize", choices=["optimize", "const"],
-                   help="per-image noise maps optimised (default), or the generator's const noise kept fixed")
-    p.add_argument("--trunc", type=float, default=1.0, help="truncation psi applied to the code (default 1)")
+    p.add_argument("--pixel-weight", type=float, help="weight of the pixel MSE loss (official 0, fast 0.5)")
+    p.add_argument("--noise-reg", type=float, help="noise-map regularisation weight (default 1e5)")
+    p.add_argument("--latent-noise", type=float, help="initial latent noise (official 0.05, fast 0)")
+    p.add_argument("--noise", choices=["optimize", "const"],
+                   help="per-image noise maps optimised (official), or the generator's const noise kept fixed "
+                        "(fast)")
+    p.add_argument("--trunc", type=float, help="truncation psi applied to the code (default 1)")
     p.add_argument("--stop-distance", type=float, help="stop an image once the distance of its code as written "
                         "(constant noise, clamped; checked every 10 steps) is at most this")
     p.add_argument("--seed", type=int, default=0, help="run seed (each image's noise: this and its content)")

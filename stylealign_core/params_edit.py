@@ -87,11 +87,12 @@ class InvertParams(_Section):
     split: Literal["train", "test"] | None = "test"       # which split of each data set (null: all images)
     limit: int | None = Field(64, gt=0)                   # the first N images of that split (null: all)
     space: Space = "w+"
-    steps: int = Field(1000, gt=0)                        # optimisation steps per image
-    lr: float = Field(0.1, gt=0)
+    recipe: Literal["official", "fast"] = "official"     # the projector's recipe (RECIPES); null fields: its values
+    steps: int | None = Field(None, gt=0)                 # optimisation steps per image (null: the recipe's)
+    lr: float | None = Field(None, gt=0)                  # null: the recipe's
     batch: int = Field(16, gt=0)                          # images optimised together
     stats_samples: int = Field(10_000, gt=0)              # z samples for the space's mean/std
-    noise: Literal["optimize", "const"] = "optimize"
+    noise: Literal["optimize", "const"] | None = None     # null: the recipe's
     metric: Annotated[str, _metric()] = DEFAULT_METRIC
     seed: int = 0
     shards: int = Field(1, gt=0)                          # shards per domain, mapped over the task runner
@@ -106,8 +107,10 @@ class InvertParams(_Section):
         """The ``ProjectorSettings`` fields this section sets (the rest keep the projector's defaults). With the
         metric and the seed they make the latents-cache key, so the invert stage and the zero-shot route a,
         which both build their projector from here, share finished images."""
-        return {"space": self.space, "steps": self.steps, "lr": self.lr, "noise": self.noise,
-                "stats_samples": self.stats_samples}
+        from .inversion.projector import RECIPES
+        fields = {"steps": self.steps, "lr": self.lr, "noise": self.noise}
+        return {**RECIPES[self.recipe], **{k: v for k, v in fields.items() if v is not None},
+                "space": self.space, "stats_samples": self.stats_samples}
 
 
 class TranslateParams(_Section):

@@ -18,7 +18,7 @@ from .encoder_eval import evaluate_encoder, quality_floor, refine_settings
 from .encoder_train import EncoderTrainSettings, load_init, load_reals, train_encoder, warm_start_settings
 from .errors import InversionError
 from .perceptual import DEFAULT_METRIC, METRICS, PerceptualDistance, load_metric
-from .projector import Projection, ProjectorSettings, project
+from .projector import RECIPES, Projection, ProjectorSettings, project, recipe_settings
 from .run import InvertOptions, InvertResult, image_seed, invert_dataset, invert_images
 from .shards import merge_shards, parse_shard
 from .table import LatentsTable, concat_tables, read_latents, write_latents
@@ -28,4 +28,4 @@ __all__ = ["DEFAULT_METRIC", "METRICS", "Encoder", "EncoderTrainSettings", "Inve
            "encoder_options", "evaluate_encoder", "load_encoder", "load_init", "load_reals", "quality_floor", "refine_settings", "save_encoder",
            "train_encoder", "warm_start_settings",
            "image_seed", "inversion_cache_dir", "invert_dataset", "invert_images", "load_metric", "merge_shards",
-           "parse_shard", "project", "read_latents", "write_latents"]
+           "parse_shard", "project", "read_latents", "recipe_settings", "write_latents", "RECIPES"]
