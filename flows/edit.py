@@ -88,8 +88,9 @@ def invert(params_path: str = PARAMS_DEFAULT) -> dict:
     for domain in DOMAINS:
         out = p.resolve(iv.out) / domain
         data = str(p.resolve(getattr(p.data, domain).out))
-        res = invert_flow.invert(nets[domain], data, str(out), space=iv.space, steps=settings["steps"], shards=iv.shards,
-                                 metric=iv.metric, task_runner=iv.task_runner, workers=iv.workers, device=iv.device,
+        res = invert_flow.invert(nets[domain], data, str(out), space=iv.space, steps=settings["steps"],
+                                 shards=iv.shards, metric=iv.metric, task_runner=iv.task_runner, workers=iv.workers,
+                                 device=iv.device,
                                  settings=settings, batch=iv.batch, seed=iv.seed, split=iv.split, limit=iv.limit,
                                  threads=iv.threads, **encoder_args.get(domain, {}))
         results[domain] = {k: res[k] for k in ("table", "rows", "space", "metric")}

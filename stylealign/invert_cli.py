@@ -27,6 +27,7 @@ _EPILOG = (
     "cached per (image, generator, settings) in $STYLEALIGN_CACHE/inversion, so reruns and resumed "
     "runs skip them. Examples:\n"
     "  stylealign invert --data data/emoji-google-64 --network runs/parent/network.json --space w+ --out runs/inv\n"
+    "  stylealign invert ... --recipe fast --out runs/inv-fast   (100 steps; add --stop-distance D to stop early)\n"
     "  stylealign invert ... --shard 0/4 --out runs/inv   (and 1/4, 2/4, 3/4), then\n"
     "  stylealign invert --merge --out runs/inv\n"
     "  stylealign invert ... --method encode --encoder runs/enc.json --refine 50 --out runs/inv-enc")
