@@ -48,3 +48,19 @@ def test_every_core_module_a_stage_runs_is_a_dependency(stage, tmp_path):
     assert used, "the probe saw no core module"
     uncovered = sorted(f for f in used if not any(f == d or f.startswith(d.rstrip("/") + "/") for d in deps))
     assert not uncovered, f"dvc.yaml stage {stage!r} runs {uncovered} but does not list them under deps"
+
+
+@pytest.mark.parametrize("dvc_file, params_file", [("dvc.yaml", "params.yaml"), ("smoke/dvc.yaml", "smoke/params.yaml")])
+def test_every_listed_param_is_in_the_params_file(dvc_file, params_file):
+    """`dvc repro` stops at a stage whose listed param is missing: caught here in a second, not in the smoke run."""
+    params = yaml.safe_load((ROOT / params_file).read_text())
+    missing = []
+    for name, stage in yaml.safe_load((ROOT / dvc_file).read_text())["stages"].items():
+        for key in (k for k in stage.get("params", []) if isinstance(k, str)):
+            node = params
+            for part in key.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    missing.append(f"{name}: {key}")
+                    break
+                node = node[part]
+    assert not missing, f"listed in {dvc_file} but missing from {params_file}: {missing}"
