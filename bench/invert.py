@@ -80,24 +80,14 @@ class Rows:
                 "mean_check_distance": statistics.fmean(self.check[rows])}
 
 
-def run_official(G, targets, seeds, metric, check_metric, steps: int):
-    settings = ProjectorSettings(space="w", steps=steps)
-    stats = space_stats(G, "w", settings.stats_samples)
-    rows, seconds = Rows(), 0.0
-    for i in range(len(targets)):
-        t0 = time.perf_counter()
-        result = project(G, targets[i:i + 1], seeds[i:i + 1], metric, settings, stats=stats)
-        seconds += time.perf_counter() - t0
-        rows.add(result, targets[i:i + 1], check_metric)
-    return seconds, rows
-
-
 def ours_settings(args, target: float) -> ProjectorSettings:
     return recipe_settings(args.recipe, space=args.space, steps=args.steps, stop_distance=target, lr=args.lr,
                            pixel_weight=args.pixel_weight, noise=args.noise)
 
 
-def run_ours(G, targets, seeds, metric, check_metric, settings: ProjectorSettings, batch: int):
+def run_projector(G, targets, seeds, metric, check_metric, settings: ProjectorSettings, batch: int):
+    """(seconds, rows) of the projector with ``settings`` over ``targets`` in batches of ``batch`` (the official
+    recipe: W, batch 1)."""
     stats = space_stats(G, settings.space, settings.stats_samples)
     rows, seconds = Rows(), 0.0
     for start in range(0, len(targets), batch):
@@ -217,7 +207,8 @@ def main(argv=None) -> int:
     targets = to_tensor(images)
     seeds = [image_seed(0, im.sha256) for im in images]
     k = min(args.official_images or len(targets), len(targets))
-    official_s, official = run_official(G, targets[:k], seeds[:k], metric, check_metric, args.official_steps)
+    official_s, official = run_projector(G, targets[:k], seeds[:k], metric, check_metric,
+                                         ProjectorSettings(space="w", steps=args.official_steps), batch=1)
     target = args.target if args.target is not None else statistics.median(official.distance)
     n = len(targets)
     figures = {
@@ -228,7 +219,7 @@ def main(argv=None) -> int:
     }
     stopped = ours_settings(args, target)
     for name, settings in (("ours", stopped), ("ours_full", replace(stopped, stop_distance=None))):
-        seconds, rows = run_ours(G, targets, seeds, metric, check_metric, settings, args.batch)
+        seconds, rows = run_projector(G, targets, seeds, metric, check_metric, settings, args.batch)
         figures[name] = {"recipe": args.recipe, "settings": settings.as_dict(), "space": args.space,
                          "batch": args.batch, "seconds": seconds, "images_per_s": n / seconds, **rows.figures(),
                          "mean_steps": statistics.fmean(rows.steps),
