@@ -7,7 +7,7 @@ Same generator, same images, same perceptual metric, same process:
 2. the target distance: the median final distance the official recipe reached (or ``--target``);
 3. ours: all images in batches of ``--batch``, in ``--space`` (W+), with the projector recipe ``--recipe``
    (``fast`` by default: no latent noise, pixel loss 0.5, lr 0.2 after a 1% ramp-up, G's constant noise; or
-   ``official``; ``--lr``, ``--pixel-weight``, ``--noise`` override it), at most ``--steps`` steps, each image
+   ``official``; ``--lr``, ``--lr-rampup``, ``--latent-noise``, ``--pixel-weight``, ``--noise`` override it), at most ``--steps`` steps, each image
    leaving its batch once it reaches the target (per-image early stop, checked every 10 steps on the
    distance the code reproduces: G's constant noise, clamped render); then again as ``ours_full``: the
    recipe's steps for every image, no early stop.
@@ -82,6 +82,7 @@ class Rows:
 
 def ours_settings(args, target: float) -> ProjectorSettings:
     return recipe_settings(args.recipe, space=args.space, steps=args.steps, stop_distance=target, lr=args.lr,
+                           lr_rampup=args.lr_rampup, latent_noise=args.latent_noise,
                            pixel_weight=args.pixel_weight, noise=args.noise)
 
 
@@ -156,6 +157,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=16, help="ours: images per batch")
     p.add_argument("--space", default="w+", choices=["z", "w", "w+", "s"], help="ours: latent space")
     p.add_argument("--lr", type=float, help="ours: peak learning rate (default: the recipe's)")
+    p.add_argument("--lr-rampup", type=float, help="ours: ramp-up share of the steps (default: the recipe's)")
+    p.add_argument("--latent-noise", type=float, help="ours: initial latent noise (default: the recipe's)")
     p.add_argument("--pixel-weight", type=float, help="ours: pixel MSE weight (default: the recipe's)")
     p.add_argument("--noise", choices=["const", "optimize"],
                    help="ours: keep the generator's noise fixed or optimise per-image noise maps (discarded at the "

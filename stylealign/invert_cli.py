@@ -101,6 +101,12 @@ def cmd_invert(args) -> int:
     return 0
 
 
+def _by_recipe(field: str) -> str:
+    """A setting's value in each recipe, e.g. 'official 0.1, fast 0.2' (from RECIPES, for the help)."""
+    from stylealign_core.inversion import RECIPES, recipe_settings
+    return ", ".join(f"{name} {getattr(recipe_settings(name), field)}" for name in RECIPES)
+
+
 def add_parser(subparsers) -> None:
     from stylealign_core.inversion import RECIPES
     from stylealign_core.inversion.perceptual import DEFAULT_METRIC, METRICS
@@ -120,17 +126,17 @@ def add_parser(subparsers) -> None:
                         "noise, the --lr schedule; method 'encode+refine'); default 0")
     p.add_argument("--recipe", default="official", choices=sorted(RECIPES),
                    help="projector recipe: official (default) or fast (see below); the flags below override it")
-    p.add_argument("--steps", type=int, help="optimisation steps per image (official 1000, fast 100)")
-    p.add_argument("--lr", type=float, help="peak learning rate (official 0.1, fast 0.2)")
+    p.add_argument("--steps", type=int, help=f"optimisation steps per image ({_by_recipe('steps')})")
+    p.add_argument("--lr", type=float, help=f"peak learning rate ({_by_recipe('lr')})")
     p.add_argument("--batch", type=int, default=16, help="images optimised together (default 16)")
     p.add_argument("--metric", default=DEFAULT_METRIC, choices=METRICS, help=f"perceptual distance ({DEFAULT_METRIC})")
     p.add_argument("--metric-file", help="NVlabs vgg16.pt for --metric vgg16-official")
-    p.add_argument("--pixel-weight", type=float, help="weight of the pixel MSE loss (official 0, fast 0.5)")
+    p.add_argument("--pixel-weight", type=float, help=f"weight of the pixel MSE loss ({_by_recipe('pixel_weight')})")
     p.add_argument("--noise-reg", type=float, help="noise-map regularisation weight (default 1e5)")
-    p.add_argument("--latent-noise", type=float, help="initial latent noise (official 0.05, fast 0)")
+    p.add_argument("--latent-noise", type=float, help=f"initial latent noise ({_by_recipe('latent_noise')})")
     p.add_argument("--noise", choices=["optimize", "const"],
-                   help="per-image noise maps optimised (official), or the generator's const noise kept fixed "
-                        "(fast)")
+                   help=f"optimize: per-image noise maps, const: the generator's noise kept fixed "
+                        f"({_by_recipe('noise')})")
     p.add_argument("--trunc", type=float, help="truncation psi applied to the code (default 1)")
     p.add_argument("--stop-distance", type=float, help="stop an image once the distance of its code as written "
                         "(constant noise, clamped; checked every 10 steps) is at most this")

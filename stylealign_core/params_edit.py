@@ -107,10 +107,9 @@ class InvertParams(_Section):
         """The ``ProjectorSettings`` fields this section sets (the rest keep the projector's defaults). With the
         metric and the seed they make the latents-cache key, so the invert stage and the zero-shot route a,
         which both build their projector from here, share finished images."""
-        from .inversion.projector import RECIPES
-        fields = {"steps": self.steps, "lr": self.lr, "noise": self.noise}
-        return {**RECIPES[self.recipe], **{k: v for k, v in fields.items() if v is not None},
-                "space": self.space, "stats_samples": self.stats_samples}
+        from .inversion.projector import recipe_values
+        return recipe_values(self.recipe, steps=self.steps, lr=self.lr, noise=self.noise, space=self.space,
+                             stats_samples=self.stats_samples)
 
 
 class TranslateParams(_Section):

@@ -2,6 +2,7 @@
 reason, or fail under CI=true, where every service test must run), and installing missing Debian packages."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -23,6 +24,13 @@ def unavailable(reason: str):
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"unavailable under CI=true: {reason}")
     pytest.skip(reason)
+
+
+def require_stlpips() -> None:
+    """The shift-tolerant LPIPS weights (``stylealign[invert]``, installed by ``make setup``): skip without them,
+    or fail under CI=true."""
+    if importlib.util.find_spec("stlpips_pytorch") is None:
+        unavailable("stlpips-pytorch is not installed (pip install 'stylealign[invert]')")
 
 
 def apt_install(packages: list[str], binaries: list[str]) -> None:

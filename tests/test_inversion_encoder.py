@@ -1,5 +1,4 @@
 """Encoder inversion on a tiny generator: checkpoint round trip, training, the quality floor, invert --method encode."""
-import importlib.util
 import json
 
 import numpy as np
@@ -17,9 +16,8 @@ from stylealign_core.inversion import run as run_module
 from stylealign_core.inversion.spaces import w_average
 
 from test_inversion_projector import tiny_metric
-from services import unavailable
+from services import require_stlpips
 
-HAS_STLPIPS = importlib.util.find_spec("stlpips_pytorch") is not None
 TINY = dict(z_dim=32, w_dim=32, img_resolution=16, img_channels=3, mapping_layers=2, channel_base=256, channel_max=32)
 SHA = "ab" * 32
 SMALL = dict(channels=8, channel_max=16, hidden=64)
@@ -231,8 +229,7 @@ def test_encoder_for_another_generator_is_refused(trained, tmp_path):
 
 
 def test_cli_encoder_train_and_invert_encode(tmp_path, capsys):
-    if not HAS_STLPIPS:  # skip outside CI, fail under CI=true
-        unavailable("stlpips-pytorch is not installed (pip install 'stylealign[invert]')")
+    require_stlpips()
     G = _generator()
     network = save_checkpoint(tmp_path / "G", {"G_ema": G})
     data = _write(tmp_path / "data", _generated(G, 3))

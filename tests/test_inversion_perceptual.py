@@ -1,17 +1,15 @@
 """Perceptual distances: the shipped offline weights load fully, missing files are named, no download."""
-import importlib.util
-
 import pytest
 import torch
 
 from stylealign_core.inversion import InversionError, load_metric
 from stylealign_core.inversion import perceptual
 
-HAS_STLPIPS = importlib.util.find_spec("stlpips_pytorch") is not None
+from services import require_stlpips
 
 
-@pytest.mark.skipif(not HAS_STLPIPS, reason="stlpips-pytorch not installed (pip install 'stylealign[invert]')")
 def test_stlpips_loads_every_weight_from_the_wheel():
+    require_stlpips()
     metric = load_metric("stlpips-alex")
     assert metric.name == "stlpips-alex" and "shift_tolerant" in metric.detail
     state = torch.load(perceptual._package_dir("stlpips_pytorch") / "weights/vST0.0/alex_shift_tolerant.pth",

@@ -1,5 +1,4 @@
 """Data set inversion: tables, reconstructions, cache, shards and merge, bad input, killed runs, the CLI."""
-import importlib.util
 
 import numpy as np
 import pytest
@@ -15,8 +14,8 @@ from stylealign_core.inversion import run as run_module
 from stylealign_core.inversion.images import ResizedImageWarning
 
 from test_inversion_projector import tiny_metric
+from services import require_stlpips
 
-HAS_STLPIPS = importlib.util.find_spec("stlpips_pytorch") is not None
 SHA = "12" * 32
 
 
@@ -126,8 +125,8 @@ def test_bad_input_resized_skipped_refused_empty(tiny_G, tmp_path):
         invert_dataset(tiny_G, SHA, tmp_path / "empty", tmp_path / "o2", tiny_metric(), _options(tmp_path))
 
 
-@pytest.mark.skipif(not HAS_STLPIPS, reason="stlpips-pytorch not installed (pip install 'stylealign[invert]')")
 def test_cli_invert_shard_and_merge(tiny_G, tmp_path, capsys):
+    require_stlpips()
     data = _write_images(tmp_path / "data", count=2)
     network = save_checkpoint(tmp_path / "G", {"G_ema": tiny_G})
     common = ["invert", "--data", str(data), "--network", str(network), "--space", "w+", "--steps", "2",

@@ -1,6 +1,5 @@
 """Projector recipes: the official one is ProjectorSettings' defaults, "fast" is named once (RECIPES) and reaches
 the CLI (`stylealign invert --recipe`), the pipeline's `invert.recipe` and bench/invert.py; explicit values win."""
-import importlib.util
 import json
 import typing
 
@@ -17,8 +16,8 @@ from stylealign_core.params_edit import InvertParams
 from bench_helpers import load_bench
 from test_inversion_projector import _scale_output, tiny_metric
 from test_inversion_run import _write_images
+from services import require_stlpips
 
-HAS_STLPIPS = importlib.util.find_spec("stlpips_pytorch") is not None
 FAST = {"steps": 100, "lr": 0.2, "lr_rampup": 0.01, "latent_noise": 0.0, "pixel_weight": 0.5, "noise": "const"}
 
 
@@ -70,8 +69,8 @@ def test_fast_gets_closer_than_official_in_the_same_steps(tiny_g_kwargs):
     assert distances["fast"] < distances["official"] < start
 
 
-@pytest.mark.skipif(not HAS_STLPIPS, reason="stlpips-pytorch not installed (pip install 'stylealign[invert]')")
 def test_cli_recipe_fast_is_recorded_and_a_flag_overrides_it(tiny_g_kwargs, tmp_path):
+    require_stlpips()
     torch.manual_seed(0)
     network = save_checkpoint(tmp_path / "G", {"G_ema": Generator(**tiny_g_kwargs).eval()})
     data = _write_images(tmp_path / "data", count=2)
@@ -85,9 +84,9 @@ def test_cli_recipe_fast_is_recorded_and_a_flag_overrides_it(tiny_g_kwargs, tmp_
     assert (recorded["lr"], recorded["pixel_weight"]) == (0.05, 0.5)
 
 
-@pytest.mark.skipif(not HAS_STLPIPS, reason="stlpips-pytorch not installed (pip install 'stylealign[invert]')")
 def test_bench_invert_reports_both_recipes_with_a_check_metric(tiny_g_kwargs, tmp_path, capsys):
     """bench/invert.py end to end on a tiny generator: the ratio, the recipe and the unoptimised check metric."""
+    require_stlpips()
     torch.manual_seed(0)
     network = save_checkpoint(tmp_path / "G", {"G_ema": Generator(**tiny_g_kwargs).eval()})
     data = _write_images(tmp_path / "data", count=3)

@@ -87,12 +87,17 @@ RECIPES: dict[str, dict] = {
 }
 
 
-def recipe_settings(recipe: str = "official", **overrides) -> ProjectorSettings:
-    """``ProjectorSettings`` of a named recipe (:data:`RECIPES`), with ``overrides`` (``None`` values ignored)."""
+def recipe_values(recipe: str = "official", **overrides) -> dict:
+    """The ``ProjectorSettings`` fields a named recipe (:data:`RECIPES`) sets, with ``overrides`` (``None``
+    values ignored: "the recipe's"); the fields left out keep ProjectorSettings' (official) defaults."""
     if recipe not in RECIPES:
         raise InversionError(f"unknown projector recipe {recipe!r}", f"use one of {sorted(RECIPES)}")
-    values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
-    return ProjectorSettings(**values)
+    return {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
+
+
+def recipe_settings(recipe: str = "official", **overrides) -> ProjectorSettings:
+    """``ProjectorSettings`` of a named recipe with ``overrides`` (see :func:`recipe_values`)."""
+    return ProjectorSettings(**recipe_values(recipe, **overrides))
 
 
 def learning_rate(settings: ProjectorSettings, t: float) -> float:
