@@ -90,7 +90,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--snapshot-kimg", type=float, default=5.0, help="save OUT every this many kimg (default 5)")
     p.add_argument("--resume", action="store_true", help="continue OUT from its last save (same generator, space)")
     p.add_argument("--init", help="start from this encoder's weights (one trained for an aligned generator, e.g. "
-                                  "the parent of --network; same space and architecture settings)")
+                                  "the parent of --network; same space and architecture settings, except that a --hidden wider "
+                                  "than its own widens its head without changing its output)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -13,6 +13,7 @@ from stylealign_core.inversion import (Encoder, EncoderTrainSettings, InversionE
                                        ProjectorSettings, check_encoder, evaluate_encoder, invert_dataset,
                                        load_encoder, quality_floor, read_latents, save_encoder, train_encoder)
 from stylealign_core.inversion import run as run_module
+from stylealign_core.inversion.encoder import widen_hidden
 from stylealign_core.inversion.spaces import w_average
 
 from test_inversion_projector import tiny_metric
@@ -145,12 +146,35 @@ def test_init_from_an_aligned_generators_encoder(trained, tmp_path):
     null = evaluate_encoder(child, Encoder.for_generator(child, child_sha, **SMALL), x, list(range(8)),
                             tiny_metric(), projector, refine_steps=0, projector_distance=warm["projector"])
     assert warm["encoder"] < 0.8 * null["encoder"], (warm, null)   # the parent's encoder already fits the child
-    wider = EncoderTrainSettings(kimg=16 / 1000, batch=16, stats_samples=500, **{**SMALL, "hidden": 32})
+    narrower = EncoderTrainSettings(kimg=16 / 1000, batch=16, stats_samples=500, **{**SMALL, "hidden": 32})
     with pytest.raises(InversionError, match="init encoder's hidden.weight has shape"):
-        train_encoder(child, child_sha, tiny_metric(), wider, None, tmp_path / "c2", init=E)
+        train_encoder(child, child_sha, tiny_metric(), narrower, None, tmp_path / "c2", init=E)
     with pytest.raises(InversionError, match="predicts 'w\\+', this run trains 'w'"):
         train_encoder(child, child_sha, tiny_metric(), EncoderTrainSettings(space="w", kimg=0.016, **SMALL), None,
                       tmp_path / "c3", init=E)
+
+
+def test_init_with_a_wider_hidden_layer_starts_from_the_same_function(trained, tmp_path):
+    G, out, _ = trained
+    E, _ = load_encoder(out)
+    x = _generated(G)
+    state = widen_hidden(E.state_dict(), 96, seed=3)
+    assert state["hidden.weight"].shape == (96, E.hidden.in_features) and state["head.weight"].shape[1] == 96
+    with pytest.raises(ValueError, match="cannot narrow"):
+        widen_hidden(E.state_dict(), 32)
+    wide = EncoderTrainSettings(kimg=16 / 1000, batch=16, lr=1e-12, stats_samples=500, **{**SMALL, "hidden": 96})
+    train_encoder(G, SHA, tiny_metric(), wide, None, tmp_path / "same", init=E)
+    E_same, _ = load_encoder(tmp_path / "same")
+    assert E_same.hidden.out_features == 96
+    with torch.no_grad():   # the new units' output weights start at zero: the same codes
+        assert torch.allclose(E_same(x), E(x), atol=1e-5)
+    grown = EncoderTrainSettings(kimg=5 * 16 / 1000, batch=16, lr=1e-3, stats_samples=500, **{**SMALL, "hidden": 96})
+    train_encoder(G, SHA, tiny_metric(), grown, None, tmp_path / "grown", init=E)
+    E_grown, _ = load_encoder(tmp_path / "grown")
+    assert E_grown.head.weight[:, SMALL["hidden"]:].abs().sum() > 0   # training reaches the new units
+    other = EncoderTrainSettings(kimg=16 / 1000, batch=16, stats_samples=500, **{**SMALL, "channels": 4, "hidden": 96})
+    with pytest.raises(InversionError, match="from_rgb.weight has shape"):   # only the hidden width may differ
+        train_encoder(G, SHA, tiny_metric(), other, None, tmp_path / "other", init=E)
 
 
 def test_trained_encoder_beats_null_and_null_fails_the_floor(trained):

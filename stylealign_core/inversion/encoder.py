@@ -93,6 +93,22 @@ class Encoder(torch.nn.Module):
         return self.w_avg + offset.view(-1, self.num_ws, self.w_dim)
 
 
+def widen_hidden(state: dict, hidden: int, seed: int = 0) -> dict:
+    """An encoder state dict with ``hidden`` units in the head's hidden layer instead of its own, computing the
+    same function (Net2Net-style): the new units get random input weights and zero output weights, so the
+    widened encoder starts exactly where ``state`` was and training grows into the new units."""
+    weight, bias, out = state["hidden.weight"], state["hidden.bias"], state["head.weight"]
+    old, fan_in = weight.shape
+    if hidden < old:
+        raise ValueError(f"cannot narrow the encoder's hidden layer from {old} to {hidden} units")
+    bound = 1.0 / fan_in ** 0.5                  # torch.nn.Linear's default init range
+    gen = torch.Generator().manual_seed(seed)
+    new_rows = (torch.rand([hidden - old, fan_in], generator=gen) * 2 - 1) * bound
+    return {**state, "hidden.weight": torch.cat([weight, new_rows.to(weight)]),
+            "hidden.bias": torch.cat([bias, torch.zeros([hidden - old]).to(bias)]),
+            "head.weight": torch.cat([out, torch.zeros([out.shape[0], hidden - old]).to(out)], dim=1)}
+
+
 def encoder_codes(E: Encoder, G, images: torch.Tensor, space: str) -> torch.Tensor:
     """The encoder's codes for ``images`` in the inversion ``space`` (w -> w+/s and w+ -> s are exact)."""
     codes = E(images)

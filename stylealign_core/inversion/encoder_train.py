@@ -21,7 +21,8 @@ manifest is written last), its metadata holding the step, the settings and the l
 ``init`` warm-starts a new encoder from one trained for an *aligned* generator (a child from the encoder of
 its parent: same shapes, same architecture settings): its weights are copied, its ``w_avg`` and generator
 sha256 become this generator's, and the metadata's ``init_from`` records the file, its sha256 and the
-generator it was trained for.
+generator it was trained for. An ``init`` with fewer hidden units than ``settings.hidden`` is widened first
+(:func:`~.encoder.widen_hidden`: same function, room to grow), so a trained encoder continues with a wider head.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoints.native import checkpoint_paths
-from .encoder import ENCODER_SPACES, Encoder, load_encoder, save_encoder
+from .encoder import ENCODER_SPACES, Encoder, load_encoder, save_encoder, widen_hidden
 from .errors import InversionError
 from .spaces import space_stats, synthesize_codes
 
@@ -144,17 +145,21 @@ def _start(G, generator_sha256: str, settings: EncoderTrainSettings, out: Path, 
     E = Encoder.for_generator(G, generator_sha256, settings.space, settings.channels, settings.channel_max,
                               settings.hidden)
     if init is not None:
-        _check_init(init, E)
-        E.load_state_dict({**init.state_dict(), "w_avg": E.w_avg})
+        state = init.state_dict()
+        if init.hidden.out_features < settings.hidden:
+            state = widen_hidden(state, settings.hidden, settings.seed)
+        _check_init(init.space, state, E)
+        E.load_state_dict({**state, "w_avg": E.w_avg})
     return E.to(device).train(), 0
 
 
-def _check_init(init: Encoder, fresh: Encoder) -> None:
-    """Refuse an ``init`` encoder whose space or shapes differ from the encoder being trained, naming them."""
-    if init.space != fresh.space:
-        raise InversionError(f"the init encoder predicts {init.space!r}, this run trains {fresh.space!r}",
-                             f"pass --space {init.space}, or an init encoder of space {fresh.space}")
-    mine, theirs = fresh.state_dict(), init.state_dict()
+def _check_init(init_space: str, theirs: dict, fresh: Encoder) -> None:
+    """Refuse an ``init`` encoder (its space and state dict) whose space or shapes differ from the encoder
+    being trained, naming them."""
+    if init_space != fresh.space:
+        raise InversionError(f"the init encoder predicts {init_space!r}, this run trains {fresh.space!r}",
+                             f"pass --space {init_space}, or an init encoder of space {fresh.space}")
+    mine = fresh.state_dict()
     for key, value in theirs.items():
         if key not in mine or mine[key].shape != value.shape:
             got = list(mine[key].shape) if key in mine else "missing"
