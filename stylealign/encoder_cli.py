@@ -35,7 +35,7 @@ def cmd_train(args) -> int:
                                     latent_weight=args.latent_weight, perceptual_weight=args.perceptual_weight,
                                     pixel_weight=args.pixel_weight, truncation_psi=args.trunc,
                                     channels=args.channels, channel_max=args.channel_max, hidden=args.hidden,
-                                    seed=args.seed,
+                                    refine_iterations=args.refine_iterations, seed=args.seed,
                                     snapshot_kimg=args.snapshot_kimg)
     ckpt = load_checkpoint(args.network)
     G = ckpt.generator.eval().to(args.device)
@@ -86,6 +86,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--channels", type=int, default=32, help="features of the first conv (default 32)")
     p.add_argument("--channel-max", type=int, default=128, help="most features of a block (default 128)")
     p.add_argument("--hidden", type=int, default=256, help="units of the head's hidden layer (default 256)")
+    p.add_argument("--refine-iterations", type=int, default=0,
+                   help="K > 0: train only a feedback refiner (ReStyle-like: image + the generator's render of the "
+                        "codes -> a correction) applied K times at inference, on top of the --init encoder "
+                        "(default 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and real-image draws (default 0)")
     p.add_argument("--snapshot-kimg", type=float, default=5.0, help="save OUT every this many kimg (default 5)")
     p.add_argument("--resume", action="store_true", help="continue OUT from its last save (same generator, space)")

@@ -1,5 +1,6 @@
 """Encoder inversion on a tiny generator: checkpoint round trip, training, the quality floor, invert --method encode."""
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,8 +14,8 @@ from stylealign_core.inversion import (Encoder, EncoderTrainSettings, InversionE
                                        ProjectorSettings, check_encoder, evaluate_encoder, invert_dataset,
                                        load_encoder, quality_floor, read_latents, save_encoder, train_encoder)
 from stylealign_core.inversion import run as run_module
-from stylealign_core.inversion.encoder import widen_hidden
-from stylealign_core.inversion.spaces import w_average
+from stylealign_core.inversion.encoder import encoder_codes, widen_hidden
+from stylealign_core.inversion.spaces import synthesize_codes, w_average
 
 from test_inversion_projector import tiny_metric
 from services import require_stlpips
@@ -172,9 +173,44 @@ def test_init_with_a_wider_hidden_layer_starts_from_the_same_function(trained, t
     train_encoder(G, SHA, tiny_metric(), grown, None, tmp_path / "grown", init=E)
     E_grown, _ = load_encoder(tmp_path / "grown")
     assert E_grown.head.weight[:, SMALL["hidden"]:].abs().sum() > 0   # training reaches the new units
-    other = EncoderTrainSettings(kimg=16 / 1000, batch=16, stats_samples=500, **{**SMALL, "channels": 4, "hidden": 96})
+    other = EncoderTrainSettings(kimg=16 / 1000, batch=16, stats_samples=500, **{**SMALL, "channels": 4,
+                                                                                  "hidden": 96})
     with pytest.raises(InversionError, match="from_rgb.weight has shape"):   # only the hidden width may differ
         train_encoder(G, SHA, tiny_metric(), other, None, tmp_path / "other", init=E)
+
+
+def _distance(G, E, x, iterations=None) -> float:
+    with torch.no_grad():
+        renders = synthesize_codes(G, encoder_codes(E, G, x, "w+", iterations), "w+")
+        return float(tiny_metric()(renders.clamp(-1, 1), x).mean())
+
+
+def test_feedback_refiner_starts_neutral_trains_alone_and_improves(trained, tmp_path):
+    G, out, _ = trained
+    E, _ = load_encoder(out)
+    x = _generated(G)
+    with pytest.raises(InversionError, match="needs|encoder trained before"):   # a refiner needs its encoder
+        train_encoder(G, SHA, tiny_metric(), EncoderTrainSettings(kimg=0.016, refine_iterations=2, **SMALL), None,
+                      tmp_path / "alone")
+    with pytest.raises(InversionError, match="has no refiner"):
+        E.refine(x, x, E(x))
+    settings = EncoderTrainSettings(kimg=60 * 16 / 1000, batch=16, lr=3e-3, stats_samples=500, snapshot_kimg=1.0,
+                                    refine_iterations=2, **SMALL)
+    train_encoder(G, SHA, tiny_metric(), settings, None, tmp_path / "r0", init=E)   # checkpoint round trip below
+    R, ckpt = load_encoder(tmp_path / "r0")
+    assert R.refine_iterations == 2 and ckpt.metadata["recipe"]["refine_iterations"] == 2
+    for key, value in E.state_dict().items():        # the first codes are the init encoder's, untouched
+        assert torch.equal(R.state_dict()[key], value), key
+    assert _distance(G, R, x, iterations=0) == pytest.approx(_distance(G, E, x))
+    one, two = _distance(G, R, x, iterations=1), _distance(G, R, x)
+    assert two < one < _distance(G, E, x), (_distance(G, E, x), one, two)   # each iteration improves
+    neutral = EncoderTrainSettings(kimg=16 / 1000, batch=16, lr=1e-12, stats_samples=500, refine_iterations=3,
+                                   **SMALL)
+    train_encoder(G, SHA, tiny_metric(), neutral, None, tmp_path / "n", init=E)
+    assert _distance(G, load_encoder(tmp_path / "n")[0], x) == pytest.approx(_distance(G, E, x), rel=1e-4)
+    with pytest.raises(InversionError, match="refine iterations"):
+        train_encoder(G, SHA, tiny_metric(), replace(settings, refine_iterations=1), None, tmp_path / "r0",
+                      resume=True)
 
 
 def test_trained_encoder_beats_null_and_null_fails_the_floor(trained):

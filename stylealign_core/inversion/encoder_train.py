@@ -12,6 +12,10 @@ Every step draws ``batch`` images: ``batch - round(batch * real_fraction)`` gene
 * all images (image reconstruction through the frozen G): ``perceptual_weight`` * the perceptual
   distance + ``pixel_weight`` * mean squared pixel error in [-1, 1].
 
+With ``refine_iterations`` K > 0 (a ReStyle-like feedback refiner, see :mod:`.encoder`; needs ``init``, the
+encoder trained before) only the refiner learns: step k scores its iteration ``k % K + 1``, starting from the
+codes of the iterations before it (no gradient through them), with the same losses.
+
 Adam (betas 0.9/0.999) at ``lr``. The z and image draws of step k come from a generator seeded by
 (seed, k), so a resumed run draws what the uninterrupted one would have (the optimiser's moments restart).
 Every ``snapshot_kimg`` and at the end the encoder is saved through the checkpoint format (atomic: the
@@ -57,6 +61,7 @@ class EncoderTrainSettings:
     channels: int = 32
     channel_max: int = 128
     hidden: int = 256
+    refine_iterations: int = 0       # > 0: train (only) a feedback refiner applied this many times
     seed: int = 0
     snapshot_kimg: float = 5.0
     stats_samples: int = 2000
@@ -65,10 +70,12 @@ class EncoderTrainSettings:
         if self.space not in ENCODER_SPACES:
             raise InversionError(f"encoder space must be one of {', '.join(ENCODER_SPACES)}, got {self.space!r}",
                                  "use --space w+ (or w)")
-        if self.kimg <= 0 or self.batch < 1 or self.lr <= 0 or not 0 <= self.real_fraction <= 1:
+        if (self.kimg <= 0 or self.batch < 1 or self.lr <= 0 or not 0 <= self.real_fraction <= 1
+                or self.refine_iterations < 0):
             raise InversionError(f"bad encoder training settings (kimg {self.kimg}, batch {self.batch}, lr "
-                                 f"{self.lr}, real_fraction {self.real_fraction})",
-                                 "kimg > 0, batch >= 1, lr > 0 and 0 <= real fraction <= 1")
+                                 f"{self.lr}, real_fraction {self.real_fraction}, refine_iterations "
+                                 f"{self.refine_iterations})",
+                                 "kimg > 0, batch >= 1, lr > 0, 0 <= real fraction <= 1, refine iterations >= 0")
 
     def total_steps(self) -> int:
         return max(1, math.ceil(self.kimg * 1000 / self.batch))
@@ -117,8 +124,21 @@ def _draw(G, E: Encoder, reals, settings: EncoderTrainSettings, step: int, devic
     return torch.cat(parts), codes
 
 
-def _losses(G, E, metric, images, codes, settings: EncoderTrainSettings, w_var: float) -> dict:
-    pred = E(images)
+def _predict(G, E: Encoder, images: torch.Tensor, step: int) -> torch.Tensor:
+    """The codes whose render is scored at ``step``: the first codes, or (an encoder with a refiner) the
+    refiner's iteration ``step % K + 1`` from the codes of the iterations before it (computed without grad)."""
+    if not E.refine_iterations:
+        return E(images)
+    with torch.no_grad():
+        codes = E(images)
+        for _ in range(step % E.refine_iterations):
+            codes = E.refine(images, synthesize_codes(G, codes, E.space).clamp(-1, 1), codes)
+        renders = synthesize_codes(G, codes, E.space).clamp(-1, 1)
+    return E.refine(images, renders, codes)
+
+
+def _losses(G, E, metric, images, codes, settings: EncoderTrainSettings, w_var: float, step: int) -> dict:
+    pred = _predict(G, E, images, step)
     out = {"latent": torch.zeros([], device=images.device)}
     if len(codes):
         out["latent"] = (pred[:len(codes)] - codes).square().mean() / w_var
@@ -137,19 +157,25 @@ def _start(G, generator_sha256: str, settings: EncoderTrainSettings, out: Path, 
     generator's, else a fresh null encoder."""
     if resume and checkpoint_paths(out)[0].exists():
         E, ckpt = load_encoder(out)
-        if E.generator_sha256 != generator_sha256 or E.space != settings.space:
+        if (E.generator_sha256, E.space, E.refine_iterations) != (generator_sha256, settings.space,
+                                                                   settings.refine_iterations):
             raise InversionError(f"cannot resume {out}: it was trained for generator {E.generator_sha256} in "
-                                 f"{E.space}, not {generator_sha256} in {settings.space}",
-                                 "pass another --out, or the generator and space it was trained for")
+                                 f"{E.space} with {E.refine_iterations} refine iterations, not {generator_sha256} "
+                                 f"in {settings.space} with {settings.refine_iterations}",
+                                 "pass another --out, or the generator, space and --refine-iterations it was "
+                                 "trained with")
         return E.to(device).train().requires_grad_(True), int(ckpt.metadata.get("step", 0))
     E = Encoder.for_generator(G, generator_sha256, settings.space, settings.channels, settings.channel_max,
-                              settings.hidden)
+                              settings.hidden, settings.refine_iterations)
+    if settings.refine_iterations and init is None:
+        raise InversionError("--refine-iterations trains the refiner of an encoder trained before; none given",
+                             "train the encoder first, then pass it as --init ENC with --refine-iterations K")
     if init is not None:
         state = init.state_dict()
         if init.hidden.out_features < settings.hidden:
             state = widen_hidden(state, settings.hidden, settings.seed)
         _check_init(init.space, state, E)
-        E.load_state_dict({**state, "w_avg": E.w_avg})
+        E.load_state_dict({**E.state_dict(), **state, "w_avg": E.w_avg})   # a new refiner keeps its zero head
     return E.to(device).train(), 0
 
 
@@ -187,7 +213,10 @@ def train_encoder(G, generator_sha256: str, metric, settings: EncoderTrainSettin
     w_var = space_stats(G, "w", settings.stats_samples).std ** 2 / G.w_dim
     total = settings.total_steps()
     every = max(1, round(settings.snapshot_kimg * 1000 / settings.batch))
-    optimizer = torch.optim.Adam(E.parameters(), lr=settings.lr, betas=(0.9, 0.999))
+    if E.refine_iterations:       # the first codes stay as they are: only the refiner learns
+        E.requires_grad_(False).refiner.requires_grad_(True)
+    learning = [p for p in E.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(learning, lr=settings.lr, betas=(0.9, 0.999))
     trainable = [p for p in G.parameters() if p.requires_grad]
     G.requires_grad_(False)
     meta = {**(metadata or {}), "recipe": asdict(settings), "real_images": 0 if reals is None else len(reals),
@@ -197,7 +226,7 @@ def train_encoder(G, generator_sha256: str, metric, settings: EncoderTrainSettin
     try:
         for step in range(first, total):
             images, codes = _draw(G, E, reals, settings, step, device)
-            losses = _losses(G, E, metric, images, codes, settings, w_var)
+            losses = _losses(G, E, metric, images, codes, settings, w_var, step)
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
             optimizer.step()
