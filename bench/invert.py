@@ -14,8 +14,10 @@ Same generator, same images, same perceptual metric, same process:
 
 4. with ``--encoder ENC`` (``stylealign encoder train``): the encoder alone (one forward pass per batch) and
    the encoder + ``--refine`` (50) projector steps from its codes (const noise, no latent noise), in the
-   encoder's batches; the quality floor of issue 17 is checked against ours (the batched projector):
-   encoder <= 1.5x its distance, encoder + <= 50 refine steps within 10%.
+   encoder's batches (an encoder with a feedback refiner runs its K iterations, each a generator pass, inside
+   "alone"); the quality floor of issue 17 is checked against ours (the batched projector): encoder <= 1.5x
+   its distance, encoder + <= 50 refine steps within 10%; both rows say whether they reach the official
+   recipe's quality on its images (the 500x target counts only then).
 
 Prints the rates (images/s, wall clock), their ratios to the official recipe, the mean final distances and how
 many images of ours reached the target. Final distances are measured on the code rendered with the
@@ -126,7 +128,9 @@ def encoder_figures(G, ckpt, targets, seeds, metric, check_metric, args, figures
         seconds, rows = run_encoder(G, E, targets, seeds, metric, check_metric, args, refine)
         figures[name] = {"space": args.space, "batch": args.batch, "refine_steps": refine, "seconds": seconds,
                          "images_per_s": len(targets) / seconds, **rows.figures(),
-                         "encoder_sha256": enc_ckpt.sha256}
+                         "encoder_sha256": enc_ckpt.sha256, "refine_iterations": E.refine_iterations,
+                         "on_official_images": rows.figures(figures["official"]["images"])}
+        figures[name]["equal_quality"] = equal_quality(figures[name]["on_official_images"], figures["official"])
         figures[f"ratio_{name}_over_official"] = figures[name]["images_per_s"] / figures["official"]["images_per_s"]
     floor = quality_floor(figures["encoder"]["mean_distance"], figures["encoder_refine"]["mean_distance"],
                           figures["ours"]["mean_distance"], args.refine)
@@ -174,6 +178,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def same_images(f: dict, k: int) -> str:
+    same = f["on_official_images"]
+    return (f"on the official's {k} image(s): distance {same['mean_distance']:.4f}, mse {same['mean_mse']:.4f}, "
+            f"check {same['mean_check_distance']:.4f}: {'at least' if f['equal_quality'] else 'NOT'} the "
+            f"official's quality on all three")
+
+
 def print_figures(figures: dict) -> None:
     n, target = figures["images"], figures["target_distance"]
     print(f"cpu {figures['cpu']}, {figures['threads']} threads; generator {figures['generator_sha256'][:12]}; "
@@ -187,11 +198,13 @@ def print_figures(figures: dict) -> None:
               f"check {f['mean_check_distance']:.4f}{ratio}")
     k = figures["official"]["images"]
     for name, stop in (("ours", "early stop at the target"), ("ours_full", "the recipe's steps, no early stop")):
-        f, same = figures[name], figures[name]["on_official_images"]
+        f = figures[name]
         print(f"  {name} ({f['recipe']} recipe, {stop}): mean steps {f['mean_steps']:.0f}, {f['reached_target']}/{n} "
-              f"reached the target; on the official's {k} image(s): distance {same['mean_distance']:.4f}, mse "
-              f"{same['mean_mse']:.4f}, check {same['mean_check_distance']:.4f}: "
-              f"{'at least' if f['equal_quality'] else 'NOT'} the official's quality on all three")
+              f"reached the target; {same_images(f, k)}")
+    for name in ("encoder", "encoder_refine") if "encoder" in figures else ():
+        f = figures[name]
+        print(f"  {name} ({f['refine_iterations']} feedback iterations, {f['refine_steps']} projector steps): "
+              f"{same_images(f, k)}")
     print(f"ratio ours / official: {figures['ratio_ours_over_official']:.2f}x (early stop), "
           f"{figures['ratio_ours_full_over_official']:.2f}x (full)")
     if "floor" in figures:

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from stylealign.cli import main
-from stylealign_core.checkpoints import save_checkpoint
+from stylealign_core.checkpoints import load_checkpoint, save_checkpoint
 from stylealign_core.generator import Generator
-from stylealign_core.inversion import RECIPES, InversionError, ProjectorSettings, project, recipe_settings
+from stylealign_core.inversion import (RECIPES, Encoder, InversionError, ProjectorSettings, project, recipe_settings,
+                                       save_encoder)
 from stylealign_core.inversion.spaces import space_stats, synthesize_codes
 from stylealign_core.params_edit import InvertParams
 
@@ -90,10 +91,14 @@ def test_bench_invert_reports_both_recipes_with_a_check_metric(tiny_g_kwargs, tm
     torch.manual_seed(0)
     network = save_checkpoint(tmp_path / "G", {"G_ema": Generator(**tiny_g_kwargs).eval()})
     data = _write_images(tmp_path / "data", count=3)
+    G, sha256 = load_checkpoint(network).generator, load_checkpoint(network).sha256
+    encoder = save_encoder(tmp_path / "enc", Encoder.for_generator(G, sha256, channels=4, channel_max=8, hidden=8,
+                                                                   refine_iterations=1))
     bench, out = load_bench("invert"), tmp_path / "bench.json"
     assert bench.main(["--network", str(network), "--data", str(data), "--split", "all", "--images", "3",
                        "--official-images", "1", "--official-steps", "3", "--steps", "4", "--batch", "2",
-                       "--metric", "stlpips-alex", "--threads", "1", "--json", str(out)]) == 0
+                       "--metric", "stlpips-alex", "--threads", "1", "--json", str(out),
+                       "--encoder", str(encoder), "--refine", "2"]) == 0
     figures = json.loads(out.read_text())
     assert figures["check_metric"] == "stlpips-vgg" and figures["ours"]["recipe"] == "fast"
     assert figures["ours"]["settings"]["pixel_weight"] == 0.5 and figures["ours"]["settings"]["steps"] == 4
@@ -103,4 +108,9 @@ def test_bench_invert_reports_both_recipes_with_a_check_metric(tiny_g_kwargs, tm
         assert all(figures[row][k] >= 0 for k in ("mean_distance", "mean_mse", "mean_check_distance"))
     assert figures["ratio_ours_over_official"] == pytest.approx(
         figures["ours"]["images_per_s"] / figures["official"]["images_per_s"])
-    assert "ratio ours / official" in capsys.readouterr().out
+    for row, steps in (("encoder", 0), ("encoder_refine", 2)):     # the 500x target is judged on quality too
+        assert figures[row]["refine_iterations"] == 1 and figures[row]["refine_steps"] == steps
+        assert figures[row]["equal_quality"] == all(figures[row]["on_official_images"][k] <= figures["official"][k]
+                                                    for k in ("mean_distance", "mean_mse", "mean_check_distance"))
+    printed = capsys.readouterr().out
+    assert "ratio ours / official" in printed and "encoder (1 feedback iterations, 0 projector steps)" in printed
