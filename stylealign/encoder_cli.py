@@ -35,7 +35,7 @@ def cmd_train(args) -> int:
                                     latent_weight=args.latent_weight, perceptual_weight=args.perceptual_weight,
                                     pixel_weight=args.pixel_weight, truncation_psi=args.trunc,
                                     channels=args.channels, channel_max=args.channel_max, hidden=args.hidden,
-                                    refine_iterations=args.refine_iterations, seed=args.seed,
+                                    refine_iterations=args.refine_iterations, xflip=args.xflip, seed=args.seed,
                                     snapshot_kimg=args.snapshot_kimg)
     ckpt = load_checkpoint(args.network)
     G = ckpt.generator.eval().to(args.device)
@@ -82,6 +82,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--pixel-weight", type=float, default=1.0, help="pixel MSE weight (default 1)")
     p.add_argument("--metric", default=DEFAULT_METRIC, choices=METRICS, help=f"perceptual distance ({DEFAULT_METRIC})")
     p.add_argument("--metric-file", help="NVlabs vgg16.pt for --metric vgg16-official")
+    p.add_argument("--xflip", action="store_true",
+                   help="mirror each real image with probability 1/2 (twice the real images; like --mirror)")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi of the generator samples (default 1)")
     p.add_argument("--channels", type=int, default=32, help="features of the first conv (default 32)")
     p.add_argument("--channel-max", type=int, default=128, help="most features of a block (default 128)")

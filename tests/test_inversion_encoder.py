@@ -179,6 +179,20 @@ def test_init_with_a_wider_hidden_layer_starts_from_the_same_function(trained, t
         train_encoder(G, SHA, tiny_metric(), other, None, tmp_path / "other", init=E)
 
 
+def test_xflip_mirrors_about_half_of_the_real_images_reproducibly():
+    from stylealign_core.inversion.encoder_train import _draw
+    G = _generator()
+    E = Encoder.for_generator(G, SHA, **SMALL)
+    reals = torch.randn([6, 3, 16, 16], generator=torch.Generator().manual_seed(0))
+    settings = EncoderTrainSettings(batch=64, real_fraction=1.0, xflip=True, **SMALL)
+    images, _ = _draw(G, E, reals, settings, step=3, device="cpu")
+    assert torch.equal(images, _draw(G, E, reals, settings, step=3, device="cpu")[0])   # the step's own stream
+    plain, _ = _draw(G, E, reals, replace(settings, xflip=False), step=3, device="cpu")
+    mirrored = [not torch.equal(a, b) for a, b in zip(images, plain)]
+    assert all(torch.equal(a, b.flip(-1)) for a, b, m in zip(images, plain, mirrored) if m)
+    assert 16 < sum(mirrored) < 48, sum(mirrored)   # the same picks, about half of them mirrored
+
+
 def _distance(G, E, x, iterations=None) -> float:
     with torch.no_grad():
         renders = synthesize_codes(G, encoder_codes(E, G, x, "w+", iterations), "w+")

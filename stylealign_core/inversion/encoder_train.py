@@ -5,7 +5,8 @@
     summary = train_encoder(G, sha256, metric, settings, reals, "runs/enc")  # writes runs/enc.json+.safetensors
 
 Every step draws ``batch`` images: ``batch - round(batch * real_fraction)`` generator samples
-(z -> w -> W+ -> image with G's constant noise; the code is known) and the rest real images. Losses:
+(z -> w -> W+ -> image with G's constant noise; the code is known) and the rest real images, each mirrored
+with probability 1/2 when ``xflip`` (stylegan2-ada-pytorch's ``--mirror``: twice the real images). Losses:
 
 * samples: ``latent_weight`` * mean squared code error / the per-coordinate variance of w (1.0 for an
   encoder that returns w_avg on average);
@@ -62,6 +63,7 @@ class EncoderTrainSettings:
     channel_max: int = 128
     hidden: int = 256
     refine_iterations: int = 0       # > 0: train (only) a feedback refiner applied this many times
+    xflip: bool = False              # mirror each drawn real image with probability 1/2
     seed: int = 0
     snapshot_kimg: float = 5.0
     stats_samples: int = 2000
@@ -120,7 +122,11 @@ def _draw(G, E: Encoder, reals, settings: EncoderTrainSettings, step: int, devic
             parts.append(synthesize_codes(G, codes, E.space))
         if n_real:
             index = torch.randint(len(reals), [n_real], generator=gen)
-            parts.append(reals[index].to(device))
+            picked = reals[index]
+            if settings.xflip:
+                mirror = torch.rand([n_real], generator=gen) < 0.5
+                picked = torch.where(mirror[:, None, None, None], picked.flip(-1), picked)
+            parts.append(picked.to(device))
     return torch.cat(parts), codes
 
 
