@@ -217,11 +217,14 @@ def test_feedback_refiner_starts_neutral_trains_alone_and_improves(trained, tmp_
         assert torch.equal(R.state_dict()[key], value), key
     assert _distance(G, R, x, iterations=0) == pytest.approx(_distance(G, E, x))
     one, two = _distance(G, R, x, iterations=1), _distance(G, R, x)
-    assert two < one < _distance(G, E, x), (_distance(G, E, x), one, two)   # each iteration improves
+    assert max(one, two) < 0.95 * _distance(G, E, x), (_distance(G, E, x), one, two)   # the refiner helps
     neutral = EncoderTrainSettings(kimg=16 / 1000, batch=16, lr=1e-12, stats_samples=500, refine_iterations=3,
                                    **SMALL)
     train_encoder(G, SHA, tiny_metric(), neutral, None, tmp_path / "n", init=E)
-    assert _distance(G, load_encoder(tmp_path / "n")[0], x) == pytest.approx(_distance(G, E, x), rel=1e-4)
+    N = load_encoder(tmp_path / "n")[0]
+    assert _distance(G, N, x) == pytest.approx(_distance(G, E, x), rel=1e-4)
+    assert torch.allclose(N.refiner.blocks[0].down.weight, E.blocks[0].down.weight)     # the encoder's trunk,
+    assert not N.refiner.from_rgb.weight[:, 3:].any()                                 # not yet reading the render
     with pytest.raises(InversionError, match="refine iterations"):
         train_encoder(G, SHA, tiny_metric(), replace(settings, refine_iterations=1), None, tmp_path / "r0",
                       resume=True)

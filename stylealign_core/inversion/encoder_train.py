@@ -15,7 +15,9 @@ with probability 1/2 when ``xflip`` (stylegan2-ada-pytorch's ``--mirror``: twice
 
 With ``refine_iterations`` K > 0 (a ReStyle-like feedback refiner, see :mod:`.encoder`; needs ``init``, the
 encoder trained before) only the refiner learns: step k scores its iteration ``k % K + 1``, starting from the
-codes of the iterations before it (no gradient through them), with the same losses.
+codes of the iterations before it (no gradient through them), with the same losses. A new refiner starts as a
+copy of the encoder's trunk with zero weights on the render's channels and a zero head
+(:func:`refiner_from_encoder`).
 
 Adam (betas 0.9/0.999) at ``lr``. The z and image draws of step k come from a generator seeded by
 (seed, k), so a resumed run draws what the uninterrupted one would have (the optimiser's moments restart).
@@ -181,8 +183,23 @@ def _start(G, generator_sha256: str, settings: EncoderTrainSettings, out: Path, 
         if init.hidden.out_features < settings.hidden:
             state = widen_hidden(state, settings.hidden, settings.seed)
         _check_init(init.space, state, E)
-        E.load_state_dict({**E.state_dict(), **state, "w_avg": E.w_avg})   # a new refiner keeps its zero head
+        if E.refiner is not None and not any(key.startswith("refiner.") for key in state):
+            state = {**state, **refiner_from_encoder(state, E.img_channels)}
+        E.load_state_dict({**E.state_dict(), **state, "w_avg": E.w_avg})
     return E.to(device).train(), 0
+
+
+def refiner_from_encoder(state: dict, img_channels: int) -> dict:
+    """A new refiner's weights from its encoder's ``state``: the same trunk and hidden layer, the render's input
+    channels at zero and the head at zero, so it starts from the encoder's features, changes no code, and
+    learns to read the render."""
+    refiner = {f"refiner.{key}": value.clone() for key, value in state.items()
+               if key not in ("w_avg", "head.weight", "head.bias") and not key.startswith("refiner.")}
+    rgb = state["from_rgb.weight"]
+    refiner["refiner.from_rgb.weight"] = torch.cat([rgb, torch.zeros_like(rgb[:, :img_channels])], dim=1)
+    refiner["refiner.head.weight"] = torch.zeros_like(state["head.weight"])
+    refiner["refiner.head.bias"] = torch.zeros_like(state["head.bias"])
+    return refiner
 
 
 def _check_init(init_space: str, theirs: dict, fresh: Encoder) -> None:
