@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from stylealign_core.checkpoints import load_checkpoint
-from stylealign_core.inversion import check_encoder, load_encoder
+from stylealign_core.inversion import check_encoder, encoder_codes, load_encoder
 from stylealign_core.inversion.spaces import synthesize_codes
 from stylealign_core.latents import synthesize_seeds
 
@@ -34,7 +34,7 @@ def test_encoder_inverts_parent_samples_better_than_the_mean_latent():
     torch.manual_seed(0)
     with torch.no_grad():
         images = synthesize_seeds(G, list(range(1000, 1008))).clamp(-1, 1)     # the project's seed -> z, not training draws
-        codes = E(images)
+        codes = encoder_codes(E, G, images, "w+")                             # with its refiner, if any
         recon = synthesize_codes(G, codes, "w+").clamp(-1, 1)
         mean = synthesize_codes(G, E.w_avg.expand(len(images), G.num_ws, -1), "w+").clamp(-1, 1)
     assert torch.isfinite(codes).all()
