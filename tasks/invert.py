@@ -51,8 +51,9 @@ def invert_shard(network: str, data: str, out: str, settings: dict, shard: int, 
 @task(name="invert.child_encoder", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
 def child_encoder(network: str, parent_encoder: str, data: str, out: str, kimg: float, metric: str,
                   metric_file: str | None = None, device: str = "cpu", threads: int | None = None) -> str:
-    """The child's encoder at ``out``: the parent's (``parent_encoder``) continued with its own recipe for
-    ``kimg`` on the child's samples and the train split of ``data``; ``init_from`` records the parent's."""
+    """The child's encoder at ``out``: the parent's (``parent_encoder``) continued with its architecture and the
+    default recipe for ``kimg`` on the child's samples and the train split of ``data``; ``init_from`` records
+    the parent's."""
     if threads:
         import torch
         torch.set_num_threads(threads)

@@ -85,11 +85,16 @@ class EncoderTrainSettings:
         return max(1, math.ceil(self.kimg * 1000 / self.batch))
 
 
+ARCHITECTURE = ("space", "channels", "channel_max", "hidden", "refine_iterations")
+
+
 def warm_start_settings(init_metadata: dict, kimg: float, **overrides) -> EncoderTrainSettings:
-    """The recipe an ``init`` encoder was trained with (architecture included, from its checkpoint metadata),
-    for ``kimg`` more: how a child's encoder continues its parent's."""
+    """How a child's encoder continues its parent's: the ``init`` encoder's architecture (:data:`ARCHITECTURE`,
+    from its checkpoint metadata) with the default recipe (lr, samples and real images, loss weights) for
+    ``kimg``. Not the init's own learning rate and data mix, which may be a late fine-tuning step's (the
+    shipped parent encoder's last step ran at lr 5e-5 on real images only)."""
     recipe = init_metadata.get("recipe") or {}
-    known = {k: v for k, v in recipe.items() if k in EncoderTrainSettings.__dataclass_fields__}
+    known = {k: recipe[k] for k in ARCHITECTURE if k in recipe}
     return EncoderTrainSettings(**{**known, "kimg": kimg, **overrides})
 
 
