@@ -28,23 +28,26 @@ def cmd_train(args) -> int:
 
     from stylealign_core.checkpoints import load_checkpoint
     from stylealign_core.inversion import EncoderTrainSettings, load_metric, load_reals, train_encoder
+    from stylealign_core.inversion.encoder_train import ARCHITECTURE
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = EncoderTrainSettings(space=args.space, kimg=args.kimg, batch=args.batch, lr=args.lr,
-                                    real_fraction=args.real_fraction if args.data else 0.0,
-                                    latent_weight=args.latent_weight, perceptual_weight=args.perceptual_weight,
-                                    pixel_weight=args.pixel_weight, truncation_psi=args.trunc,
-                                    channels=args.channels, channel_max=args.channel_max, hidden=args.hidden,
-                                    refine_iterations=args.refine_iterations, xflip=args.xflip, seed=args.seed,
-                                    snapshot_kimg=args.snapshot_kimg)
     ckpt = load_checkpoint(args.network)
-    G = ckpt.generator.eval().to(args.device)
-    metric = load_metric(args.metric, args.metric_file).to(args.device) if args.perceptual_weight else None
     init, meta = None, {"generator": {"uri": str(args.network), "sha256": ckpt.sha256}, "data": args.data,
                         "split": args.split}
     if args.init:
         from stylealign_core.inversion import load_init
         init, _, meta["init_from"] = load_init(args.init)
+    architecture = {k: getattr(args, k) if getattr(args, k) is not None     # a flag, else --init's, else the default
+                    else init.config[k] if init is not None else getattr(EncoderTrainSettings, k)
+                    for k in ARCHITECTURE if k != "space"}
+    settings = EncoderTrainSettings(space=args.space, kimg=args.kimg, batch=args.batch, lr=args.lr,
+                                    real_fraction=args.real_fraction if args.data else 0.0,
+                                    latent_weight=args.latent_weight, perceptual_weight=args.perceptual_weight,
+                                    pixel_weight=args.pixel_weight, truncation_psi=args.trunc, **architecture,
+                                    xflip=args.xflip, seed=args.seed,
+                                    snapshot_kimg=args.snapshot_kimg)
+    G = ckpt.generator.eval().to(args.device)
+    metric = load_metric(args.metric, args.metric_file).to(args.device) if args.perceptual_weight else None
     reals = None
     if args.data:
         reals = load_reals(args.data, G, None if args.split == "all" else args.split, args.limit)
@@ -85,19 +88,19 @@ def add_parser(subparsers) -> None:
     p.add_argument("--xflip", action="store_true",
                    help="mirror each real image with probability 1/2 (twice the real images; like --mirror)")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi of the generator samples (default 1)")
-    p.add_argument("--channels", type=int, default=32, help="features of the first conv (default 32)")
-    p.add_argument("--channel-max", type=int, default=128, help="most features of a block (default 128)")
-    p.add_argument("--hidden", type=int, default=256, help="units of the head's hidden layer (default 256)")
-    p.add_argument("--refine-iterations", type=int, default=0,
+    p.add_argument("--channels", type=int, help="features of the first conv (default: --init's, else 32)")
+    p.add_argument("--channel-max", type=int, help="most features of a block (default: --init's, else 128)")
+    p.add_argument("--hidden", type=int, help="units of the head's hidden layer (default: --init's, else 256)")
+    p.add_argument("--refine-iterations", type=int,
                    help="K > 0: train only a feedback refiner (ReStyle-like: image + the generator's render of the "
                         "codes -> a correction) applied K times at inference, on top of the --init encoder "
-                        "(default 0)")
+                        "(default: --init's, else 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and real-image draws (default 0)")
     p.add_argument("--snapshot-kimg", type=float, default=5.0, help="save OUT every this many kimg (default 5)")
     p.add_argument("--resume", action="store_true", help="continue OUT from its last save (same generator, space)")
     p.add_argument("--init", help="start from this encoder's weights (one trained for an aligned generator, e.g. "
-                                  "the parent of --network; same space and architecture settings, except that a --hidden wider "
-                                  "than its own widens its head without changing its output)")
+                                  "the parent of --network; same space; its architecture unless given: a --hidden "
+                                  "wider than its own widens its head without changing its output)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -327,8 +327,9 @@ def test_cli_encoder_train_and_invert_encode(tmp_path, capsys):
     assert "2 steps" in capsys.readouterr().out
     other = save_checkpoint(tmp_path / "G2", {"G_ema": Generator(**TINY)})
     assert main(["encoder", "train", "--network", str(other), "--init", str(enc) + ".json", "--out",
-                 str(tmp_path / "enc2"), "--kimg", "0.004", "--batch", "4", "--channels", "8", "--channel-max",
-                 "16", "--hidden", "64", "--perceptual-weight", "0", "--no-progress"]) == 0
+                 str(tmp_path / "enc2"), "--kimg", "0.004", "--batch", "4", "--perceptual-weight", "0",
+                 "--no-progress"]) == 0        # the architecture comes from --init
+    assert load_checkpoint(tmp_path / "enc2.json").metadata["recipe"]["hidden"] == 64
     init_from = load_checkpoint(tmp_path / "enc2.json").metadata["init_from"]
     assert init_from["generator_sha256"] == load_checkpoint(network).sha256
     assert init_from["sha256"] == load_checkpoint(str(enc) + ".json").sha256
