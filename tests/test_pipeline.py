@@ -222,12 +222,12 @@ def test_invert_stage_with_encoders(smoke_flow, client_env, tmp_path):
     parent_net = p.resolve(p.parent.out) / "network.json"
     enc = tmp_path / "enc-parent"
     proc = run([BIN / "stylealign", "encoder", "train", "--network", parent_net, "--out", enc, "--kimg", "0.008",
-                "--batch", "4", "--channels", "8", "--channel-max", "16", "--hidden", "64", "--perceptual-weight",
-                "0", "--no-progress"], timeout=120, cwd=smoke_flow)
+                "--batch", "4", "--lr", "5e-4", "--channels", "8", "--channel-max", "16", "--hidden", "64",
+                "--perceptual-weight", "0", "--no-progress"], timeout=120, cwd=smoke_flow)
     assert proc.returncode == 0, _show(proc)
     doc = yaml.safe_load((smoke_flow / "params.yaml").read_text())
     doc["invert"].update(method="encode", out="runs/invert-enc", shards=1,
-                         encoder={"parent": str(enc) + ".json", "child_kimg": 0.008, "refine": 2})
+                         encoder={"parent": str(enc) + ".json", "child_kimg": 0.016, "refine": 2})
     params = smoke_flow / "params-encode.yaml"
     params.write_text(yaml.safe_dump(doc))
     proc = run([BIN / "stylealign", "pipeline", "run", "--stage", "invert", "--params", params], timeout=300,
@@ -238,7 +238,9 @@ def test_invert_stage_with_encoders(smoke_flow, client_env, tmp_path):
     child_sha = load_checkpoint(p.resolve(p.finetune.out) / "network-final.json", networks=()).sha256
     assert child_enc.metadata["generator"]["sha256"] == child_sha
     assert child_enc.metadata["init_from"]["sha256"] == load_checkpoint(str(enc) + ".json").sha256
-    assert child_enc.metadata["recipe"]["hidden"] == 64 and child_enc.metadata["kimg"] == pytest.approx(0.008)
+    recipe = child_enc.metadata["recipe"]            # the parent encoder's architecture, the default recipe
+    assert (recipe["hidden"], recipe["lr"], recipe["batch"]) == (64, 1e-3, 16)
+    assert child_enc.metadata["kimg"] == pytest.approx(0.016)
     for domain in ("parent", "child"):
         table = read_latents(out / domain / "latents.parquet")
         assert len(table) == p.invert.limit and set(table.columns["method"]) == {"encode+refine"}, domain
