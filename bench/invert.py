@@ -7,10 +7,10 @@ Same generator, same images, same perceptual metric, same process:
 2. the target distance: the median final distance the official recipe reached (or ``--target``);
 3. ours: all images in batches of ``--batch``, in ``--space`` (W+), with the projector recipe ``--recipe``
    (``fast`` by default: no latent noise, pixel loss 0.5, lr 0.2 after a 1% ramp-up, G's constant noise; or
-   ``official``; ``--lr``, ``--lr-rampup``, ``--latent-noise``, ``--pixel-weight``, ``--noise`` override it), at most ``--steps`` steps, each image
-   leaving its batch once it reaches the target (per-image early stop, checked every 10 steps on the
-   distance the code reproduces: G's constant noise, clamped render); then again as ``ours_full``: the
-   recipe's steps for every image, no early stop.
+   ``official``; ``--lr``, ``--lr-rampup``, ``--latent-noise``, ``--pixel-weight``, ``--noise`` override it), at
+   most ``--steps`` steps, each image leaving its batch once it reaches the target (per-image early stop,
+   checked every 10 steps on the distance the code reproduces: G's constant noise, clamped render); then again
+   as ``ours_full``: the recipe's steps for every image, no early stop.
 
 4. with ``--encoder ENC`` (``stylealign encoder train``): the encoder alone (one forward pass per batch) and
    the encoder + ``--refine`` (50) projector steps from its codes (const noise, no latent noise), in the

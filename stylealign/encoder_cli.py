@@ -28,7 +28,7 @@ def cmd_train(args) -> int:
 
     from stylealign_core.checkpoints import load_checkpoint
     from stylealign_core.inversion import EncoderTrainSettings, load_metric, load_reals, train_encoder
-    from stylealign_core.inversion.encoder_train import ARCHITECTURE
+    from stylealign_core.inversion.encoder_train import ARCHITECTURE, init_architecture
     if args.threads:
         torch.set_num_threads(args.threads)
     ckpt = load_checkpoint(args.network)
@@ -37,9 +37,10 @@ def cmd_train(args) -> int:
     if args.init:
         from stylealign_core.inversion import load_init
         init, _, meta["init_from"] = load_init(args.init)
+    inherited = init_architecture(init) if init is not None else {}
     architecture = {k: getattr(args, k) if getattr(args, k) is not None     # a flag, else --init's, else the default
-                    else init.config[k] if init is not None else getattr(EncoderTrainSettings, k)
-                    for k in ARCHITECTURE if k != "space"}
+                    else inherited.get(k, getattr(EncoderTrainSettings, k))
+                    for k in ARCHITECTURE if k != "space"}                  # --space is a flag of its own
     settings = EncoderTrainSettings(space=args.space, kimg=args.kimg, batch=args.batch, lr=args.lr,
                                     real_fraction=args.real_fraction if args.data else 0.0,
                                     latent_weight=args.latent_weight, perceptual_weight=args.perceptual_weight,

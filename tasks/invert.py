@@ -60,7 +60,7 @@ def child_encoder(network: str, parent_encoder: str, data: str, out: str, kimg: 
     ckpt = load_checkpoint(network)
     G = ckpt.generator.eval().to(device)
     init, init_ckpt, init_from = load_init(parent_encoder)
-    settings = warm_start_settings(init_ckpt.metadata, kimg)
+    settings = warm_start_settings(init, kimg)
     metric_name = init_ckpt.metadata.get("metric") or metric
     summary = train_encoder(
         G, ckpt.sha256, load_metric(metric_name, metric_file).to(device) if settings.perceptual_weight else None,

@@ -181,9 +181,8 @@ def test_init_with_a_wider_hidden_layer_starts_from_the_same_function(trained, t
 
 def test_warm_start_takes_the_architecture_not_the_last_steps_learning_rate():
     from stylealign_core.inversion import warm_start_settings
-    recipe = {**EncoderTrainSettings(hidden=1024, lr=5e-5, real_fraction=1.0, refine_iterations=1).__dict__,
-              "unknown": 1}
-    settings = warm_start_settings({"recipe": recipe}, kimg=2)
+    init = Encoder(16, 3, 32, 4, hidden=1024, refine_iterations=1)   # trained at lr 5e-5 on reals, say
+    settings = warm_start_settings(init, kimg=2)
     assert (settings.hidden, settings.refine_iterations, settings.kimg) == (1024, 1, 2)
     assert (settings.lr, settings.real_fraction) == (EncoderTrainSettings.lr, EncoderTrainSettings.real_fraction)
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoints.native import checkpoint_paths
-from .encoder import ENCODER_SPACES, Encoder, load_encoder, save_encoder, widen_hidden
+from .encoder import ENCODER_SPACES, Encoder, encoder_codes, load_encoder, save_encoder, widen_hidden
 from .errors import InversionError
 from .spaces import space_stats, synthesize_codes
 
@@ -88,14 +88,17 @@ class EncoderTrainSettings:
 ARCHITECTURE = ("space", "channels", "channel_max", "hidden", "refine_iterations")
 
 
-def warm_start_settings(init_metadata: dict, kimg: float, **overrides) -> EncoderTrainSettings:
-    """How a child's encoder continues its parent's: the ``init`` encoder's architecture (:data:`ARCHITECTURE`,
-    from its checkpoint metadata) with the default recipe (lr, samples and real images, loss weights) for
-    ``kimg``. Not the init's own learning rate and data mix, which may be a late fine-tuning step's (the
-    shipped parent encoder's last step ran at lr 5e-5 on real images only)."""
-    recipe = init_metadata.get("recipe") or {}
-    known = {k: recipe[k] for k in ARCHITECTURE if k in recipe}
-    return EncoderTrainSettings(**{**known, "kimg": kimg, **overrides})
+def init_architecture(init: Encoder) -> dict:
+    """The :data:`ARCHITECTURE` settings of an encoder (from its recorded constructor arguments)."""
+    return {k: init.config[k] for k in ARCHITECTURE}
+
+
+def warm_start_settings(init: Encoder, kimg: float, **overrides) -> EncoderTrainSettings:
+    """How a child's encoder continues its parent's: the ``init`` encoder's architecture with the default
+    recipe (lr, samples and real images, loss weights) for ``kimg``. Not the init's own learning rate and data
+    mix, which may be a late fine-tuning step's (the shipped parent encoder's last step ran at lr 5e-5 on real
+    images only)."""
+    return EncoderTrainSettings(**{**init_architecture(init), "kimg": kimg, **overrides})
 
 
 def load_init(path: str | os.PathLike):
@@ -143,9 +146,7 @@ def _predict(G, E: Encoder, images: torch.Tensor, step: int) -> torch.Tensor:
     if not E.refine_iterations:
         return E(images)
     with torch.no_grad():
-        codes = E(images)
-        for _ in range(step % E.refine_iterations):
-            codes = E.refine(images, synthesize_codes(G, codes, E.space).clamp(-1, 1), codes)
+        codes = encoder_codes(E, G, images, E.space, iterations=step % E.refine_iterations)
         renders = synthesize_codes(G, codes, E.space).clamp(-1, 1)
     return E.refine(images, renders, codes)
 
