@@ -44,7 +44,8 @@ def cmd_train(args) -> int:
     settings = EncoderTrainSettings(space=args.space, kimg=args.kimg, batch=args.batch, lr=args.lr,
                                     real_fraction=args.real_fraction if args.data else 0.0,
                                     latent_weight=args.latent_weight, perceptual_weight=args.perceptual_weight,
-                                    pixel_weight=args.pixel_weight, truncation_psi=args.trunc, **architecture,
+                                    pixel_weight=args.pixel_weight, truncation_psi=args.trunc,
+                                    sample_source=args.sample_source, **architecture,
                                     xflip=args.xflip, seed=args.seed,
                                     snapshot_kimg=args.snapshot_kimg)
     G = ckpt.generator.eval().to(args.device)
@@ -89,6 +90,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--xflip", action="store_true",
                    help="mirror each real image with probability 1/2 (twice the real images; like --mirror)")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi of the generator samples (default 1)")
+    p.add_argument("--sample-source", default="prior", choices=["prior", "reals"],
+                   help="codes of the generator samples: prior (z -> w, default) or reals (the encoder's own codes "
+                        "of two real images, style-mixed at a random layer: new images near the real ones, each "
+                        "with a known code; needs --data)")
     p.add_argument("--channels", type=int, help="features of the first conv (default: --init's, else 32)")
     p.add_argument("--channel-max", type=int, help="most features of a block (default: --init's, else 128)")
     p.add_argument("--hidden", type=int, help="units of the head's hidden layer (default: --init's, else 256)")

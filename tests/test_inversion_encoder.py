@@ -201,6 +201,35 @@ def test_xflip_mirrors_about_half_of_the_real_images_reproducibly():
     assert 16 < sum(mirrored) < 48, sum(mirrored)   # the same picks, about half of them mirrored
 
 
+def test_samples_near_reals_are_style_mixes_of_the_encoders_codes_of_two_real_images():
+    from stylealign_core.inversion.encoder_train import _draw
+    G = _generator()
+    E = Encoder.for_generator(G, SHA, **SMALL)
+    torch.nn.init.normal_(E.head.weight, std=0.05)           # codes that differ from image to image
+    reals = torch.randn([5, 3, 16, 16], generator=torch.Generator().manual_seed(1))
+    settings = EncoderTrainSettings(batch=12, real_fraction=0.0, sample_source="reals", **SMALL)
+    images, codes = _draw(G, E, reals, settings, step=2, device="cpu")
+    assert torch.equal(codes, _draw(G, E, reals, settings, step=2, device="cpu")[1])    # the step's own stream
+    with torch.no_grad():
+        of_reals = E(reals)                                                  # [5, num_ws, w_dim]
+        torch.testing.assert_close(images, synthesize_codes(G, codes, "w+"))   # the code renders the image
+    for code in codes:           # a prefix of layers from one real image's codes, the rest from another's
+        source = [int((code[k] - of_reals[:, k]).abs().amax(-1).argmin()) for k in range(G.num_ws)]
+        torch.testing.assert_close(code, of_reals[source, torch.arange(G.num_ws)])
+        cut = next((k for k in range(1, G.num_ws) if source[k] != source[0]), G.num_ws)
+        assert len(set(source[cut:])) <= 1, source
+    mixed = sum(len(set(int((c[k] - of_reals[:, k]).abs().amax(-1).argmin()) for k in range(G.num_ws))) > 1
+                for c in codes)
+    assert mixed > 0                                 # some rows mix two images
+    W = Encoder.for_generator(G, SHA, space="w", **SMALL)
+    _, w_codes = _draw(G, W, reals, replace(settings, space="w"), step=2, device="cpu")
+    assert w_codes.shape == (12, G.w_dim)
+    with pytest.raises(InversionError, match="mixes the codes of real images"):
+        train_encoder(G, SHA, None, replace(settings, perceptual_weight=0.0), None, "unused")
+    with pytest.raises(InversionError, match="sample_source must be one of"):
+        replace(settings, sample_source="posterior")
+
+
 def _distance(G, E, x, iterations=None) -> float:
     with torch.no_grad():
         renders = synthesize_codes(G, encoder_codes(E, G, x, "w+", iterations), "w+")
@@ -321,14 +350,18 @@ def test_cli_encoder_train_and_invert_encode(tmp_path, capsys):
     enc = tmp_path / "enc"
     assert main(["encoder", "train", "--network", str(network), "--data", str(data), "--split", "all", "--out",
                  str(enc), "--kimg", "0.008", "--batch", "4", "--channels", "8", "--channel-max", "16",
-                 "--hidden", "64",
+                 "--hidden", "64", "--sample-source", "reals",
                  "--metric", "stlpips-alex", "--no-progress"]) == 0
     assert "2 steps" in capsys.readouterr().out
+    assert load_checkpoint(str(enc) + ".json").metadata["recipe"]["sample_source"] == "reals"
     other = save_checkpoint(tmp_path / "G2", {"G_ema": Generator(**TINY)})
     assert main(["encoder", "train", "--network", str(other), "--init", str(enc) + ".json", "--out",
                  str(tmp_path / "enc2"), "--kimg", "0.004", "--batch", "4", "--perceptual-weight", "0",
                  "--no-progress"]) == 0        # the architecture comes from --init
     assert load_checkpoint(tmp_path / "enc2.json").metadata["recipe"]["hidden"] == 64
+    assert main(["encoder", "train", "--network", str(other), "--sample-source", "reals", "--out",
+                 str(tmp_path / "enc3"), "--perceptual-weight", "0", "--no-progress"]) == 2
+    assert "--sample-source prior" in capsys.readouterr().err and not (tmp_path / "enc3.json").exists()
     init_from = load_checkpoint(tmp_path / "enc2.json").metadata["init_from"]
     assert init_from["generator_sha256"] == load_checkpoint(network).sha256
     assert init_from["sha256"] == load_checkpoint(str(enc) + ".json").sha256

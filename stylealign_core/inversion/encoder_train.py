@@ -5,8 +5,11 @@
     summary = train_encoder(G, sha256, metric, settings, reals, "runs/enc")  # writes runs/enc.json+.safetensors
 
 Every step draws ``batch`` images: ``batch - round(batch * real_fraction)`` generator samples
-(z -> w -> W+ -> image with G's constant noise; the code is known) and the rest real images, each mirrored
-with probability 1/2 when ``xflip`` (stylegan2-ada-pytorch's ``--mirror``: twice the real images). Losses:
+(G's render with its constant noise of a code that is then known) and the rest real images, each mirrored
+with probability 1/2 when ``xflip`` (stylegan2-ada-pytorch's ``--mirror``: twice the real images). The
+samples' codes come from G's prior (``sample_source="prior"``: z -> w -> W+) or from the real images
+(``"reals"``: the encoder's own current codes of two drawn real images, style-mixed at a random layer; more
+training images near the real ones, each with a code that renders it exactly). Losses:
 
 * samples: ``latent_weight`` * mean squared code error / the per-coordinate variance of w (1.0 for an
   encoder that returns w_avg on average);
@@ -47,6 +50,7 @@ from .errors import InversionError
 from .spaces import space_stats, synthesize_codes
 
 LOSSES = ("latent", "perceptual", "pixel", "total")
+SAMPLE_SOURCES = ("prior", "reals")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class EncoderTrainSettings:
     perceptual_weight: float = 1.0
     pixel_weight: float = 1.0
     truncation_psi: float = 1.0      # of the generator samples
+    sample_source: str = "prior"     # the samples' codes: "prior" (z -> w) or "reals" (mixes of real images' codes)
     channels: int = 32
     channel_max: int = 128
     hidden: int = 256
@@ -74,6 +79,9 @@ class EncoderTrainSettings:
         if self.space not in ENCODER_SPACES:
             raise InversionError(f"encoder space must be one of {', '.join(ENCODER_SPACES)}, got {self.space!r}",
                                  "use --space w+ (or w)")
+        if self.sample_source not in SAMPLE_SOURCES:
+            raise InversionError(f"sample_source must be one of {', '.join(SAMPLE_SOURCES)}, got "
+                                 f"{self.sample_source!r}", "use --sample-source prior (or reals)")
         if (self.kimg <= 0 or self.batch < 1 or self.lr <= 0 or not 0 <= self.real_fraction <= 1
                 or self.refine_iterations < 0):
             raise InversionError(f"bad encoder training settings (kimg {self.kimg}, batch {self.batch}, lr "
@@ -126,9 +134,8 @@ def _draw(G, E: Encoder, reals, settings: EncoderTrainSettings, step: int, devic
     parts, codes = [], torch.zeros([0])
     with torch.no_grad():
         if n_fake:
-            z = torch.randn([n_fake, G.z_dim], generator=gen).to(device)
-            w = G.z_to_w(z, truncation_psi=settings.truncation_psi)
-            codes = G.w_to_wplus(w) if E.space == "w+" else w
+            codes = (_codes_near_reals(G, E, reals, n_fake, gen, device) if settings.sample_source == "reals"
+                     else _codes_from_prior(G, E, n_fake, settings.truncation_psi, gen, device))
             parts.append(synthesize_codes(G, codes, E.space))
         if n_real:
             index = torch.randint(len(reals), [n_real], generator=gen)
@@ -138,6 +145,25 @@ def _draw(G, E: Encoder, reals, settings: EncoderTrainSettings, step: int, devic
                 picked = torch.where(mirror[:, None, None, None], picked.flip(-1), picked)
             parts.append(picked.to(device))
     return torch.cat(parts), codes
+
+
+def _codes_from_prior(G, E: Encoder, n: int, truncation_psi: float, gen, device) -> torch.Tensor:
+    """``n`` codes of G's own distribution: z ~ N(0, I) -> w (truncated) -> W+ when the encoder predicts it."""
+    z = torch.randn([n, G.z_dim], generator=gen).to(device)
+    w = G.z_to_w(z, truncation_psi=truncation_psi)
+    return G.w_to_wplus(w) if E.space == "w+" else w
+
+
+def _codes_near_reals(G, E: Encoder, reals: torch.Tensor, n: int, gen, device) -> torch.Tensor:
+    """``n`` codes near the real images: the encoder's current codes of two drawn real images, mixed. In W+
+    a style mix (layers before a random crossover from the first image, the rest from the second: its shape,
+    the other's colours and detail); in W a random point between the two."""
+    pairs = reals[torch.randint(len(reals), [2 * n], generator=gen)].to(device)
+    first, second = encoder_codes(E, G, pairs, E.space).split(n)
+    if E.space == "w+":
+        cut = torch.randint(1, first.shape[1] + 1, [n, 1, 1], generator=gen).to(device)
+        return torch.where(torch.arange(first.shape[1], device=device)[None, :, None] < cut, first, second)
+    return torch.lerp(first, second, torch.rand([n, 1], generator=gen).to(device))
 
 
 def _predict(G, E: Encoder, images: torch.Tensor, step: int) -> torch.Tensor:
@@ -238,6 +264,9 @@ def train_encoder(G, generator_sha256: str, metric, settings: EncoderTrainSettin
     device = next(G.parameters()).device
     if settings.perceptual_weight and metric is None:
         raise InversionError("perceptual_weight > 0 needs a perceptual metric", "pass one, or weight 0")
+    if settings.sample_source == "reals" and reals is None and settings.real_fraction < 1:
+        raise InversionError("sample_source 'reals' mixes the codes of real images; none given",
+                             "pass --data DIR, or --sample-source prior")
     E, first = _start(G, generator_sha256, settings, out, resume, device, init)
     w_var = space_stats(G, "w", settings.stats_samples).std ** 2 / G.w_dim
     total = settings.total_steps()
