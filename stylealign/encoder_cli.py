@@ -63,6 +63,7 @@ def cmd_train(args) -> int:
 
 
 def add_parser(subparsers) -> None:
+    from stylealign_core.inversion.encoder_train import SAMPLE_SOURCES
     from stylealign_core.inversion.perceptual import DEFAULT_METRIC, METRICS
     group = subparsers.add_parser("encoder", help="train an inversion encoder (image -> W+/W) for a generator",
                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,7 +91,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--xflip", action="store_true",
                    help="mirror each real image with probability 1/2 (twice the real images; like --mirror)")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi of the generator samples (default 1)")
-    p.add_argument("--sample-source", default="prior", choices=["prior", "reals"],
+    p.add_argument("--sample-source", default="prior", choices=SAMPLE_SOURCES,
                    help="codes of the generator samples: prior (z -> w, default) or reals (the encoder's own codes "
                         "of two real images, style-mixed at a random layer: new images near the real ones, each "
                         "with a known code; needs --data)")
